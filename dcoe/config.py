@@ -1,0 +1,108 @@
+"""The one place configuration is read: environment variables (12-factor).
+
+`.env.example` lists every variable with its default; keep the two in step.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used (e.g. production with a default secret)."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    home: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    access_token_minutes: int = 15
+    refresh_token_days: int = 7
+    port: int = 5000
+    flower_port: int = 5555
+    flower_user: str = "admin"
+    flower_password: str = "password123"
+    web_workers: int = 2
+    max_upload_bytes: int = 512 * 1024 * 1024
+    upload_chunk_bytes: int = 1024 * 1024
+    login_rate_limit: str = "10 per minute"
+    assign_interval_seconds: int = 300
+    analytics_interval_seconds: int = 60
+    reconcile_interval_seconds: int = 15
+    job_stale_seconds: int = 60
+    job_max_attempts: int = 3
+    task_time_limit_seconds: int = 3600
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def embedded(self) -> bool:
+        """True when PostgreSQL and/or Redis are the ones started by the app itself."""
+        return self.database_url is None or self.redis_url is None
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read the settings from the process environment and validate them."""
+        env = os.environ
+        settings = cls(
+            env=env.get("DCOE_ENV", "development"),
+            home=Path(env.get("DCOE_HOME", "var")).resolve(),
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            jwt_secret=env.get("JWT_SECRET_KEY") or DEFAULT_JWT_SECRET,
+            access_token_minutes=_int("ACCESS_TOKEN_MINUTES", 15),
+            refresh_token_days=_int("REFRESH_TOKEN_DAYS", 7),
+            port=_int("PORT", 5000),
+            flower_port=_int("FLOWER_PORT", 5555),
+            flower_user=env.get("FLOWER_USER", "admin"),
+            flower_password=env.get("FLOWER_PASSWORD", "password123"),
+            web_workers=_int("WEB_CONCURRENCY", 2),
+            max_upload_bytes=_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+            upload_chunk_bytes=_int("UPLOAD_CHUNK_BYTES", 1024 * 1024),
+            login_rate_limit=env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+            assign_interval_seconds=_int("ASSIGN_INTERVAL_SECONDS", 300),
+            analytics_interval_seconds=_int("ANALYTICS_INTERVAL_SECONDS", 60),
+            reconcile_interval_seconds=_int("RECONCILE_INTERVAL_SECONDS", 15),
+            job_stale_seconds=_int("JOB_STALE_SECONDS", 60),
+            job_max_attempts=_int("JOB_MAX_ATTEMPTS", 3),
+            task_time_limit_seconds=_int("TASK_TIME_LIMIT_SECONDS", 3600),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that must never reach production."""
+        if self.env == "production":
+            if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < 32:
+                raise ConfigError(
+                    "DCOE_ENV=production needs JWT_SECRET_KEY set to a random value "
+                    "of at least 32 characters"
+                )
+            if self.embedded:
+                raise ConfigError("DCOE_ENV=production needs DATABASE_URL and REDIS_URL")
+        for f in fields(self):
+            if f.type == "int" and getattr(self, f.name) < 0:
+                raise ConfigError(f"{f.name.upper()} must not be negative")
+
+    def with_urls(self, database_url: str, redis_url: str) -> "Settings":
+        """A copy pointing at the given servers."""
+        from dataclasses import replace
+
+        return replace(self, database_url=database_url, redis_url=redis_url)

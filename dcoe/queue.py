@@ -1,0 +1,33 @@
+"""Handing jobs to Celery by task name: one routing table for the web, the worker and beat."""
+from __future__ import annotations
+
+from celery import Celery
+
+from domain.jobs import Job, JobType
+
+# Ingestion is heavy and long: it has its own queue so it never starves assignment and analytics.
+TASK_FOR_JOB = {
+    JobType.INGEST: ("ingest.run", "ingest"),
+    JobType.ASSIGN: ("assignment.run", "default"),
+    JobType.ANALYTICS: ("analytics.refresh", "default"),
+}
+
+# Publishing must fail fast when the broker is down: the job is already stored and the
+# reconciler enqueues it later, so the HTTP request should not hang on retries.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+class CeleryJobQueue:
+    """Enqueue jobs on the given Celery app (the worker's own, or a send-only client)."""
+
+    def __init__(self, app: Celery):
+        self.app = app
+
+    def __call__(self, job: Job) -> None:
+        name, queue = TASK_FOR_JOB[job.type]
+        self.app.send_task(name, args=[str(job.id)], queue=queue, retry_policy=PUBLISH_RETRY_POLICY)
+
+
+def task_routes() -> dict:
+    """Celery's task_routes for the job tasks."""
+    return {name: {"queue": queue} for name, queue in TASK_FOR_JOB.values()}

@@ -1,0 +1,96 @@
+"""Jobs: the source of truth for background work (state, progress, result, error)."""
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from domain.errors import Conflict, NotFound
+
+
+class JobType(str, enum.Enum):
+    INGEST = "ingest"
+    ASSIGN = "assign"
+    ANALYTICS = "analytics"
+
+
+class JobState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: admins see everything, everyone else only their own."""
+
+    user_id: int
+    is_admin: bool
+
+
+@dataclass
+class Job:
+    id: uuid.UUID
+    type: JobType
+    state: JobState
+    params: dict = field(default_factory=dict)
+    progress_done: int = 0
+    progress_total: int | None = None
+    result: dict | None = None
+    error: dict | None = None
+    created_by: int | None = None
+    attempts: int = 0
+    cancel_requested: bool = False
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+Enqueue = Callable[[Job], None]
+
+
+def new_job(job_type: JobType, params: dict, created_by: int | None) -> Job:
+    """A fresh queued job (not yet stored)."""
+    return Job(id=uuid.uuid4(), type=job_type, state=JobState.QUEUED, params=params, created_by=created_by)
+
+
+def get_job(uow, job_id: uuid.UUID, viewer: Viewer) -> Job:
+    """The job, if the viewer may see it; NotFound otherwise (existence is not leaked)."""
+    job = uow.jobs.get(job_id)
+    if job is None or not (viewer.is_admin or job.created_by == viewer.user_id):
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def cancel_job(uow, job_id: uuid.UUID, viewer: Viewer) -> Job:
+    """Cancel a queued job now; ask a running one to stop at its next checkpoint."""
+    job = get_job(uow, job_id, viewer)
+    if job.state.finished:
+        raise Conflict(f"job {job_id} already {job.state.value}")
+    uow.jobs.request_cancel(job_id)
+    uow.commit()
+    return uow.jobs.get(job_id)
+
+
+def submit(uow, job: Job, enqueue: Enqueue) -> Job:
+    """Commit the job (and whatever the unit of work holds with it), then hand it to the queue.
+
+    The enqueue happens only after the commit, so a worker never sees a job that is not there.
+    A failed enqueue leaves the job queued; the reconciler enqueues it later.
+    """
+    uow.commit()
+    try:
+        enqueue(job)
+    except Exception:  # noqa: BLE001 - the broker may be down; the reconciler covers it
+        return job
+    uow.jobs.mark_enqueued(job.id)
+    uow.commit()
+    return job

@@ -1,0 +1,7 @@
+"""analytics storage (being built)."""
+from sqlalchemy import Connection
+
+
+class AnalyticsStore:
+    def __init__(self, conn: Connection):
+        self.conn = conn

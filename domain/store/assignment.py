@@ -1,0 +1,7 @@
+"""assignment storage (being built)."""
+from sqlalchemy import Connection
+
+
+class AssignmentStore:
+    def __init__(self, conn: Connection):
+        self.conn = conn

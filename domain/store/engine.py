@@ -1,0 +1,28 @@
+"""Engines, one per database URL and process; never built at import time."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine, create_engine
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def get_engine(database_url: str) -> Engine:
+    """The process's engine for `database_url` (pre-ping: a restarted server poisons nothing)."""
+    with _lock:
+        engine = _engines.get(database_url)
+        if engine is None:
+            engine = _engines[database_url] = create_engine(
+                database_url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800
+            )
+        return engine
+
+
+def dispose_engines() -> None:
+    """Forget pooled connections (after fork: a child must not share its parent's sockets)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose(close=False)
+        _engines.clear()

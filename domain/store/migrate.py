@@ -1,0 +1,24 @@
+"""Apply the Alembic migrations programmatically (used by the CLI and the tests)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+import migrations
+
+_MIGRATIONS = Path(migrations.__file__).parent
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic config for the project's migrations against `database_url`."""
+    cfg = Config(str(_MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the schema up to `revision`."""
+    command.upgrade(alembic_config(database_url), revision)

@@ -1,0 +1,218 @@
+"""The schema, as SQLAlchemy Core tables. Migrations (Alembic) create it; this mirrors them."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+Money = Numeric(14, 2)
+
+# PostgreSQL enums sort in declaration order: ORDER BY priority DESC puts Critical first.
+user_role = Enum("admin", "call_center_agent", "field_agent", "legal_team", name="user_role")
+team = Enum("call_center", "field", "legal", name="team")
+case_status = Enum("Pending", "In Progress", "Resolved", "Escalated", name="case_status")
+case_priority = Enum("Low", "Medium", "High", "Critical", name="case_priority")
+job_type = Enum("ingest", "assign", "analytics", name="job_type")
+job_state = Enum("queued", "running", "succeeded", "failed", "cancelled", name="job_state")
+history_kind = Enum("status", "assignment", name="history_kind")
+
+
+def _now():
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", user_role, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    _now(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("users_email_key", func.lower(text("email")), unique=True),
+    Index("users_role_active_idx", "role", "active"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("type", job_type, nullable=False),
+    Column("state", job_state, nullable=False, server_default="queued"),
+    Column("progress_done", BigInteger, nullable=False, server_default="0"),
+    Column("progress_total", BigInteger),
+    Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("result", JSONB),
+    Column("error", JSONB),
+    Column("created_by", BigInteger, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("idempotency_key", Text),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    _now(),
+    Column("enqueued_at", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index(
+        "jobs_idempotency_key",
+        "created_by",
+        "idempotency_key",
+        unique=True,
+        # beat's jobs have no creator: NULLS NOT DISTINCT makes one slot one job even then
+        postgresql_nulls_not_distinct=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+    Index("jobs_created_by_created_at_idx", "created_by", text("created_at DESC"), text("id DESC")),
+    Index("jobs_created_at_idx", text("created_at DESC"), text("id DESC")),
+    Index("jobs_unfinished_idx", "state", postgresql_where=text("state IN ('queued', 'running')")),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("filename", Text),
+    Column("media_type", Text, nullable=False),  # csv | json | ndjson
+    Column("size_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("chunks", Integer, nullable=False, server_default="0"),
+    _now(),
+)
+
+upload_chunks = Table(
+    "upload_chunks",
+    metadata,
+    Column("upload_id", BigInteger, ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+cases_raw = Table(
+    "cases_raw",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("case_id", Text),
+    Column("record", JSONB, nullable=False),  # the values as received, extra columns included
+    Column("accepted", Boolean, nullable=False),
+    Index("cases_raw_job_line_idx", "job_id", "line_no"),
+)
+
+ingest_errors = Table(
+    "ingest_errors",
+    metadata,
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("case_id", Text),
+    Column("field", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ingest_errors_job_line_idx", "job_id", "line_no"),
+)
+
+cases_processed = Table(
+    "cases_processed",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Text, nullable=False, unique=True),
+    Column("bank_code", Text, nullable=False),
+    Column("borrower_name", Text, nullable=False),
+    Column("loan_amount", Money, nullable=False),
+    Column("due_amount", Money, nullable=False),
+    Column("days_past_due", Integer, nullable=False),
+    Column("priority", case_priority, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("team", team, nullable=False),
+    Column("status", case_status, nullable=False, server_default="Pending"),
+    Column("assigned_to", BigInteger, ForeignKey("users.id")),
+    Column("amount_recovered", Money),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("last_job_id", UUID(as_uuid=True)),
+    _now(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("resolved_at", DateTime(timezone=True)),
+    # the admin listing's default order and the agent's own-cases listing
+    Index("cases_assigned_to_idx", "assigned_to", "id"),
+    # the assignment run's queue: open, unassigned cases
+    Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
+    Index("cases_status_due_idx", "status", text("due_amount DESC"), text("id DESC")),
+)
+
+case_assignments = Table(
+    "case_assignments",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_pk", BigInteger, ForeignKey("cases_processed.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_to", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("assigned_by", BigInteger, ForeignKey("users.id")),
+    Column("job_id", UUID(as_uuid=True)),
+    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("released_at", DateTime(timezone=True)),
+    Column("release_reason", Text),
+    # at most one active assignment per case, whatever runs concurrently
+    Index("case_assignments_active_key", "case_pk", unique=True, postgresql_where=text("released_at IS NULL")),
+    Index("case_assignments_assigned_to_idx", "assigned_to"),
+)
+
+case_status_history = Table(
+    "case_status_history",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_pk", BigInteger, ForeignKey("cases_processed.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("by", BigInteger, ForeignKey("users.id")),
+    Column("kind", history_kind, nullable=False),
+    Column("from_value", Text),
+    Column("to_value", Text),
+    Column("comment", Text),
+    Column("job_id", UUID(as_uuid=True)),
+    Index("case_status_history_case_idx", "case_pk", "id"),
+)
+
+assignment_bands = Table(
+    "assignment_bands",
+    metadata,
+    Column("position", SmallInteger, primary_key=True),
+    Column("team", team, nullable=False),
+    Column("max_dpd", Integer),  # null: unbounded (the last band)
+)
+
+team_rotation = Table(
+    "team_rotation",
+    metadata,
+    Column("team", team, primary_key=True),
+    Column("last_agent_id", BigInteger, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+analytics_snapshots = Table(
+    "analytics_snapshots",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("as_of", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("job_id", UUID(as_uuid=True)),
+    Column("summary", JSONB, nullable=False),
+    Index("analytics_snapshots_as_of_idx", text("as_of DESC")),
+)

@@ -1,0 +1,1 @@
+"""Alembic migrations; `dcoe db upgrade` applies them."""

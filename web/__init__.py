@@ -1,0 +1,56 @@
+"""The Flask app factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from dcoe.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the API; `settings` defaults to the environment (with the embedded servers)."""
+    if settings is None:
+        from dcoe import runtime
+
+        settings = runtime.settings()
+    settings.validate()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+        API_TITLE="Debt collection orchestration engine",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="api-docs",
+        OPENAPI_SWAGGER_UI_URL="/api-docs/assets/",  # served by this app: works offline
+        RATELIMIT_STORAGE_URI=_limiter_storage(settings),
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,  # Redis down must not lock everyone out of logging in
+        PROPAGATE_EXCEPTIONS=False,
+    )
+    from web.extensions import Resources, api, limiter
+
+    app.extensions["dcoe"] = Resources(settings)
+    logging.getLogger().setLevel(settings.log_level)
+
+    from web import auth, docs, errors, health, jobs, users, cases, assignment, analytics
+
+    api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    limiter.init_app(app)
+    auth.init_app(app)
+    for module in (health, auth, users, jobs, cases, assignment, analytics):
+        api.register_blueprint(module.blp)
+    docs.init_app(app)
+    errors.init_app(app)
+    return app
+
+
+def _limiter_storage(settings: Settings) -> str:
+    from dcoe.runtime import limiter_storage_url
+
+    return limiter_storage_url(settings.redis_url)

@@ -1,0 +1,75 @@
+"""Jobs: poll, list, cancel, and an ingest job's rejected rows."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from flask import Response, stream_with_context, url_for
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+
+from domain import jobs as job_cases
+from domain.errors import InvalidInput
+from web.auth import viewer
+from web.extensions import unit_of_work
+from web.pagination import decode_cursor, page
+from web.schemas.jobs import JobListArgs, JobPageSchema, JobSchema
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Background jobs")
+
+
+def accepted(job) -> tuple:
+    """The contract's answer to a request that started background work."""
+    return job, 202, {"Location": url_for("jobs.get_job", job_id=job.id)}
+
+
+@blp.route("/<uuid:job_id>")
+@jwt_required()
+@blp.response(200, JobSchema)
+def get_job(job_id: uuid.UUID):
+    """A job; non-admins see only their own."""
+    with unit_of_work() as uow:
+        return job_cases.get_job(uow, job_id, viewer())
+
+
+@blp.route("")
+@jwt_required()
+@blp.arguments(JobListArgs, location="query")
+@blp.response(200, JobPageSchema)
+def list_jobs(args):
+    """Jobs, newest first; non-admins see only their own."""
+    after = decode_cursor(args["cursor"])
+    if after is not None:
+        try:
+            after = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
+        except (ValueError, IndexError, TypeError):
+            raise InvalidInput("cursor is not valid", {"cursor": ["not a cursor this API issued"]}) from None
+    me = viewer()
+    with unit_of_work() as uow:
+        items = uow.jobs.list(created_by=None if me.is_admin else me.user_id, job_type=args.get("type"),
+                              state=args.get("state"), after=after, limit=args["limit"] + 1)
+    return page(items, args["limit"], key=lambda j: [j.created_at.isoformat(), str(j.id)])
+
+
+@blp.route("/<uuid:job_id>/cancel", methods=["POST"])
+@jwt_required()
+@blp.response(202, JobSchema)
+@blp.alt_response(409, description="The job already finished")
+def cancel_job(job_id: uuid.UUID):
+    """Cancel a queued job, or ask a running one to stop at its next checkpoint."""
+    with unit_of_work() as uow:
+        return accepted(job_cases.cancel_job(uow, job_id, viewer()))
+
+
+@blp.route("/<uuid:job_id>/errors")
+@jwt_required()
+@blp.response(200, content_type="text/csv", description="line,case_id,field,message — every rejected row problem")
+def job_errors(job_id: uuid.UUID):
+    """An ingest job's row errors, all of them, as CSV (streamed)."""
+    me = viewer()
+    with unit_of_work() as uow:
+        job_cases.get_job(uow, job_id, me)  # 404 when the caller may not see it
+    from domain.ingestion import stream_error_csv
+
+    return Response(stream_with_context(stream_error_csv(unit_of_work, job_id)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="job-{job_id}-errors.csv"'})

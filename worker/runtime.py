@@ -1,0 +1,42 @@
+"""What every task needs: the settings, a unit-of-work factory, the queue, the job harness."""
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import partial
+
+from celery import Task
+from sqlalchemy.exc import DBAPIError
+
+from dcoe import runtime
+from dcoe.queue import CeleryJobQueue
+from domain.job_runner import fail_unexpectedly, run_job
+from domain.store.engine import get_engine
+from domain.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def uow_factory():
+    """A factory of units of work on this process's database."""
+    return partial(UnitOfWork, get_engine(runtime.settings().database_url))
+
+
+def queue(task: Task) -> CeleryJobQueue:
+    """The job queue on the task's own Celery app."""
+    return CeleryJobQueue(task.app)
+
+
+def execute(task: Task, job_id: str, handler) -> str:
+    """Run a job through the harness; a crash is retried by Celery, then the job is failed."""
+    settings = runtime.settings()
+    try:
+        return run_job(uuid.UUID(job_id), uow_factory(), handler, max_attempts=settings.job_max_attempts)
+    except Exception as exc:  # noqa: BLE001 - anything unplanned: retry with backoff, then fail
+        if task.request.retries < settings.job_max_attempts - 1:
+            log.warning("job crashed; retrying", extra={"job_id": job_id, "error": type(exc).__name__})
+            countdown = 1 if isinstance(exc, DBAPIError) else 2 ** task.request.retries
+            raise task.retry(exc=exc, countdown=countdown)
+        log.exception("job crashed; giving up", extra={"job_id": job_id})
+        fail_unexpectedly(uuid.UUID(job_id), uow_factory(), exc)
+        return "failed"

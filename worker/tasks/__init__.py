@@ -1,0 +1,1 @@
+"""Thin tasks: each passes ids to a use case in domain/."""

@@ -1,0 +1,1 @@
+"""assignment tasks (being built)."""
