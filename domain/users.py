@@ -94,7 +94,7 @@ def update_user(uow, user_id: int, *, by: int, name=None, role=None, active=None
     leaves_team = user.team is not None and (not updated.active or updated.team != user.team)
     if leaves_team:
         reason = "agent deactivated" if not updated.active else f"agent moved to role {updated.role.value}"
-        uow.cases.release_agent_cases(user_id, by=by, reason=reason)
+        uow.assignment.release_agent_cases(user_id, by=by, reason=reason)
     uow.commit()
     return updated
 

@@ -36,14 +36,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["dcoe"] = Resources(settings)
     logging.getLogger().setLevel(settings.log_level)
 
-    from web import auth, docs, errors, health, jobs, users, cases, assignment, analytics
+    from web import analytics, assignment, auth, cases, docs, errors, health, jobs, uploads, users
 
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     limiter.init_app(app)
     auth.init_app(app)
-    for module in (health, auth, users, jobs, cases, assignment, analytics):
+    for module in (health, auth, users, jobs, uploads, cases, assignment, analytics):
         api.register_blueprint(module.blp)
     docs.init_app(app)
     errors.init_app(app)
