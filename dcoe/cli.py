@@ -10,6 +10,7 @@ import time
 import click
 
 from dcoe import runtime
+from dcoe.config import Settings
 
 
 def _settings():
@@ -103,6 +104,7 @@ def _process_commands(settings) -> dict[str, list[str]]:
 @click.option("--no-seed", is_flag=True, help="Do not create the demo users.")
 def standalone(no_seed: bool) -> None:
     """Run everything: migrations, demo users, API, workers, beat and Flower; Ctrl-C stops all."""
+    embedded = Settings.from_env().embedded  # asked before _settings() fills in the embedded URLs
     settings = _settings()
     from domain.store.migrate import upgrade
 
@@ -113,7 +115,7 @@ def standalone(no_seed: bool) -> None:
              for name, cmd in _process_commands(settings).items()}
     click.echo(f"API      http://localhost:{settings.port}/api   (docs: /api-docs)")
     click.echo(f"Flower   http://localhost:{settings.flower_port}   (user {settings.flower_user})")
-    click.echo(f"data     {settings.home if settings.embedded else 'external servers'}")
+    click.echo(f"data     {settings.home if embedded else 'external servers'}")
     _supervise(procs)
 
 
@@ -159,10 +161,11 @@ def web() -> None:
 @click.option("--queues", default="default,ingest", show_default=True)
 @click.option("--concurrency", "-c", default=2, show_default=True)
 def worker(queues: str, concurrency: int) -> None:
-    """Run a Celery worker."""
-    _settings()
+    """Run a Celery worker on QUEUES (comma-separated: default, ingest)."""
+    settings = _settings()
+    node = queues.replace(",", "-") + "@%h"  # workers of different queues may share a host
     os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-                              "-Q", queues, "-c", str(concurrency), "--loglevel", "INFO"])
+                              "-Q", queues, "-c", str(concurrency), "-n", node, "--loglevel", settings.log_level])
 
 
 @main.command()

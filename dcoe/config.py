@@ -25,6 +25,16 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _database_url(raw: str | None) -> str | None:
+    """The URL with the psycopg 3 driver: hosting platforms hand out postgres:// URLs."""
+    if not raw:
+        return None
+    scheme, separator, rest = raw.partition("://")
+    if separator and scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -63,7 +73,7 @@ class Settings:
         settings = cls(
             env=env.get("DCOE_ENV", "development"),
             home=Path(env.get("DCOE_HOME", "var")).resolve(),
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=_database_url(env.get("DATABASE_URL")),
             redis_url=env.get("REDIS_URL") or None,
             jwt_secret=env.get("JWT_SECRET_KEY") or DEFAULT_JWT_SECRET,
             access_token_minutes=_int("ACCESS_TOKEN_MINUTES", 15),

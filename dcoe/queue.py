@@ -20,12 +20,14 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 class CeleryJobQueue:
     """Enqueue jobs on the given Celery app (the worker's own, or a send-only client)."""
 
-    def __init__(self, app: Celery):
+    def __init__(self, app: Celery, countdown: float | None = None):
         self.app = app
+        self.countdown = countdown  # seconds the message waits (a debounced job runs as its window closes)
 
     def __call__(self, job: Job) -> None:
         name, queue = TASK_FOR_JOB[job.type]
-        self.app.send_task(name, args=[str(job.id)], queue=queue, retry_policy=PUBLISH_RETRY_POLICY)
+        self.app.send_task(name, args=[str(job.id)], queue=queue, countdown=self.countdown,
+                           retry_policy=PUBLISH_RETRY_POLICY)
 
 
 def task_routes() -> dict:

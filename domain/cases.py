@@ -1,7 +1,13 @@
-"""Cases: statuses, priorities and the one transition table of the workflow."""
+"""Cases: statuses, priorities, the one transition table of the workflow, the case and its history."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from domain.jobs import Viewer
+from domain.users import Team
 
 
 class CaseStatus(str, enum.Enum):
@@ -34,3 +40,48 @@ def allowed_transitions(current: CaseStatus, *, is_admin: bool) -> list[CaseStat
     """The statuses `current` may move to for this kind of caller, in a stable order."""
     return [s for s in CaseStatus if s in TRANSITIONS[current]
             and (is_admin or (current, s) not in ADMIN_ONLY_TRANSITIONS)]
+
+
+class HistoryKind(str, enum.Enum):
+    STATUS = "status"
+    ASSIGNMENT = "assignment"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A processed case as the workflow and the API see it."""
+
+    id: int
+    case_id: str
+    bank_code: str
+    borrower_name: str
+    loan_amount: Decimal
+    due_amount: Decimal
+    days_past_due: int
+    priority: Priority
+    region: str
+    team: Team
+    status: CaseStatus
+    assigned_to: int | None
+    amount_recovered: Decimal | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a case's history: a status change, or an assignment between user ids."""
+
+    at: datetime
+    by: int | None
+    kind: HistoryKind
+    from_value: str | int | None
+    to_value: str | int | None
+    comment: str | None
+
+
+def may_handle(viewer: Viewer, case: Case) -> bool:
+    """Admins handle every case; anyone else only the cases assigned to them."""
+    return viewer.is_admin or case.assigned_to == viewer.user_id

@@ -231,3 +231,52 @@ def gen_cases():
                                "--seed", str(seed), "--start", str(start)], check=True, capture_output=True).stdout
 
     return generate
+
+
+@pytest.fixture
+def make_case(engine, clean_db):
+    """Insert a processed case straight into the table (team routed by DPD, an active assignment
+    row when assigned); returns its id. Keyword arguments override any column."""
+    from sqlalchemy import insert
+
+    from domain.routing import route
+    from domain.store.tables import case_assignments, cases_processed
+
+    numbers = iter(range(1, 1_000_000))
+
+    def make(*, days_past_due=10, assigned_to=None, **columns) -> int:
+        n = next(numbers)
+        values = dict(case_id=f"TEST-{n:06d}", bank_code="HDFC", borrower_name=f"Borrower {n}",
+                      loan_amount="5000.00", due_amount="1000.00", days_past_due=days_past_due,
+                      priority="Medium", region="North", team=route(days_past_due).value,
+                      assigned_to=assigned_to)
+        values.update(columns)
+        with engine.begin() as conn:
+            case_pk = conn.execute(insert(cases_processed).values(**values).returning(cases_processed.c.id)).scalar_one()
+            if assigned_to is not None:
+                conn.execute(insert(case_assignments).values(case_pk=case_pk, assigned_to=assigned_to))
+        return case_pk
+
+    return make
+
+
+@pytest.fixture
+def make_job(uow, engine):
+    """Store a job as the web would, without enqueueing it; returns its id. Keyword arguments
+    override stored columns: `make_job(state="running", heartbeat_at=func.now() - timedelta(minutes=5))`."""
+    from sqlalchemy import update
+
+    from domain.jobs import JobType, new_job
+    from domain.store.tables import jobs
+
+    def make(job_type=JobType.ANALYTICS, created_by: int | None = None, **columns) -> uuid.UUID:
+        job = new_job(job_type, {"source": "test"}, created_by)
+        with uow() as u:
+            u.jobs.add(job)
+            u.commit()
+        if columns:
+            with engine.begin() as conn:
+                conn.execute(update(jobs).where(jobs.c.id == job.id).values(**columns))
+        return job.id
+
+    return make

@@ -1,4 +1,118 @@
-"""analytics API (being built)."""
+"""Analytics API (admin): the latest summary as JSON or CSV, a refresh on demand, and
+`refresh_soon` for the views that change cases."""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+from flask import Response, json
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-blp = Blueprint("analytics", __name__, url_prefix="/api/analytics")
+from dcoe.queue import CeleryJobQueue
+from domain import analytics
+from web.auth import admin_required
+from web.extensions import celery_client, enqueue, redis_client, unit_of_work
+from web.jobs import accepted
+from web.schemas.analytics import SummarySchema
+from web.schemas.jobs import JobSchema
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
+                description="The collection summary, computed by a worker and kept as snapshots")
+
+_FIRST_JOB = "No snapshot exists yet: the analytics job computing the first one (the same job for every caller)"
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@blp.route("/summary")
+@admin_required
+@blp.response(200, SummarySchema)
+@blp.alt_response(202, schema=JobSchema, success=True, description=_FIRST_JOB)
+def summary():
+    """The latest summary snapshot; `as_of` says when it was taken.
+
+    Snapshots are refreshed after every ingest and assign job, a few seconds after status
+    changes, and by beat every ANALYTICS_INTERVAL_SECONDS.
+    """
+    with unit_of_work() as uow:
+        found, job = analytics.summary_or_first_refresh(uow, enqueue(), requested_by=current_user.id)
+    return found if job is None else _accepted_job(job)
+
+
+@blp.route("/summary.csv")
+@admin_required
+@blp.response(200, content_type="text/csv", description=(
+    "The same figures for a spreadsheet: UTF-8 with a byte-order mark, one block per figure group "
+    "(overview, status, team, aging, agent), each with its own header row, blocks separated by an "
+    "empty row. Text cells starting with = + - @ are prefixed with a single quote."))
+@blp.alt_response(202, schema=JobSchema, success=True, description=_FIRST_JOB)
+def summary_csv():
+    """The latest summary snapshot as CSV."""
+    with unit_of_work() as uow:
+        found, job = analytics.summary_or_first_refresh(uow, enqueue(), requested_by=current_user.id)
+    if job is not None:
+        return _accepted_job(job)
+    filename = f"collection-summary-{found['as_of'][:10]}.csv"
+    return Response(_summary_csv(found), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blp.route("/refresh", methods=["POST"])
+@admin_required
+@blp.response(202, JobSchema)
+def refresh():
+    """Start an analytics job; its `result` is the new summary, also served by GET /summary."""
+    with unit_of_work() as uow:
+        return accepted(analytics.request_refresh(uow, enqueue(), created_by=current_user.id))
+
+
+def refresh_soon() -> None:
+    """Ask for a debounced refresh after a case changed; never raises (the change stands anyway)."""
+    try:
+        later = CeleryJobQueue(celery_client(), countdown=analytics.REFRESH_DEBOUNCE_SECONDS)
+        with unit_of_work() as uow:
+            analytics.debounced_refresh(uow, later, _first_in_window)
+    except Exception:  # noqa: BLE001 - beat refreshes within ANALYTICS_INTERVAL_SECONDS regardless
+        log.warning("could not request an analytics refresh", exc_info=True)
+
+
+def _first_in_window(name: str, seconds: int) -> bool:
+    return bool(redis_client().set(name, 1, nx=True, ex=seconds))
+
+
+def _accepted_job(job) -> Response:
+    """202 with the job, from a view whose 200 answer has another schema."""
+    body, status, headers = accepted(job)
+    return Response(json.dumps(JobSchema().dump(body)), status=status, headers=headers, mimetype="application/json")
+
+
+def _summary_csv(summary: dict) -> str:
+    blocks = [
+        [["figure", "value"],
+         *[[key, summary[key]] for key in ("as_of", "total_cases", "total_due_amount", "total_recovered",
+                                           "recovery_rate", "avg_resolution_days")]],
+        [["status", "cases"], *summary["by_status"].items()],
+        [["team", "open", "total"], *[[team, f["open"], f["total"]] for team, f in summary["per_team"].items()]],
+        [["aging_dpd", "open_cases"], *summary["aging"].items()],
+        [["agent_id", "name", "team", "open", "resolved"],
+         *[[a["user_id"], a["name"], a["team"], a["open"], a["resolved"]] for a in summary["per_agent"]]],
+    ]
+    out = io.StringIO()
+    out.write("\ufeff")  # spreadsheets read UTF-8 (accented names) only with a byte-order mark
+    writer = csv.writer(out, lineterminator="\r\n")
+    for index, block in enumerate(blocks):
+        if index:
+            writer.writerow([])
+        writer.writerows([[_cell(value) for value in row] for row in block])
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text

@@ -1,7 +1,107 @@
-"""cases storage (being built)."""
-from sqlalchemy import Connection
+"""Processed cases: read one (optionally locked), list with keyset pagination, change status, history."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, func, insert, select, tuple_, update
+
+from domain.case_queries import CaseFilter, CaseSort
+from domain.cases import Case, CaseStatus, HistoryEntry, HistoryKind, Priority
+from domain.store.tables import case_status_history, cases_processed
+from domain.users import Team
+from domain.workflow import StatusChange
+
+_c = cases_processed.c
+_h = case_status_history.c
+
+
+def _to_case(row) -> Case:
+    return Case(
+        id=row.id, case_id=row.case_id, bank_code=row.bank_code, borrower_name=row.borrower_name,
+        loan_amount=row.loan_amount, due_amount=row.due_amount, days_past_due=row.days_past_due,
+        priority=Priority(row.priority), region=row.region, team=Team(row.team), status=CaseStatus(row.status),
+        assigned_to=row.assigned_to, amount_recovered=row.amount_recovered, version=row.version,
+        created_at=row.created_at, updated_at=row.updated_at, resolved_at=row.resolved_at,
+    )
+
+
+def _user_id(value: str | None) -> int | str | None:
+    # assignment entries keep user ids as text (the columns also hold statuses)
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _to_entry(row) -> HistoryEntry:
+    kind = HistoryKind(row.kind)
+    convert = _user_id if kind is HistoryKind.ASSIGNMENT else (lambda v: v)
+    return HistoryEntry(at=row.at, by=row.by, kind=kind, from_value=convert(row.from_value),
+                        to_value=convert(row.to_value), comment=row.comment)
+
+
+def _conditions(f: CaseFilter) -> list:
+    equal = {"assigned_to": f.assigned_to, "bank_code": f.bank_code, "region": f.region,
+             "status": f.status and f.status.value, "team": f.team and f.team.value,
+             "priority": f.priority and f.priority.value}
+    conditions = [_c[name] == value for name, value in equal.items() if value is not None]
+    if f.unassigned is not None:
+        conditions.append(_c.assigned_to.is_(None) if f.unassigned else _c.assigned_to.is_not(None))
+    if f.min_dpd is not None:
+        conditions.append(_c.days_past_due >= f.min_dpd)
+    if f.max_dpd is not None:
+        conditions.append(_c.days_past_due <= f.max_dpd)
+    if f.case_id_prefix:
+        conditions.append(_c.case_id.startswith(f.case_id_prefix, autoescape=True))
+    return conditions
+
+
+def _keyset(sort: CaseSort, after: tuple):
+    """Rows strictly after `after` in sort order, as one row comparison an index can range-scan."""
+    value, last_id = after
+    if sort.field == "id":
+        return _c.id < last_id if sort.descending else _c.id > last_id
+    here, there = tuple_(_c[sort.field], _c.id), tuple_(value, last_id)
+    return here < there if sort.descending else here > there
 
 
 class CaseStore:
     def __init__(self, conn: Connection):
         self.conn = conn
+
+    def get(self, case_pk: int, *, for_update: bool = False) -> Case | None:
+        query = select(cases_processed).where(_c.id == case_pk)
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _to_case(row) if row else None
+
+    def list(self, case_filter: CaseFilter, sort: CaseSort, *, after: tuple | None, limit: int) -> list[Case]:
+        """Filtered cases in sort order (then id, same direction), after the keyset `after`."""
+        conditions = _conditions(case_filter)
+        if after is not None:
+            conditions.append(_keyset(sort, after))
+        columns = [_c.id] if sort.field == "id" else [_c[sort.field], _c.id]
+        order = [col.desc() if sort.descending else col.asc() for col in columns]
+        query = select(cases_processed).where(*conditions).order_by(*order).limit(limit)
+        return [_to_case(row) for row in self.conn.execute(query)]
+
+    def apply_status_change(self, case_pk: int, change: StatusChange, *, by: int | None) -> Case:
+        """Write the change (new version) and its history entry; the caller holds the row lock."""
+        # statement_timestamp(), not now(): a writer that queued for the lock started its
+        # transaction before the previous writer committed, yet its change comes after
+        changed_at = func.statement_timestamp()
+        row = self.conn.execute(
+            update(cases_processed).where(_c.id == case_pk).values(
+                status=change.to_status.value,
+                amount_recovered=change.amount_recovered,
+                resolved_at=changed_at if change.resolves else None,
+                version=_c.version + 1,
+                updated_at=changed_at,
+            ).returning(cases_processed)
+        ).one()
+        self.conn.execute(insert(case_status_history).values(
+            case_pk=case_pk, at=row.updated_at, by=by, kind=HistoryKind.STATUS.value,
+            from_value=change.from_status.value, to_value=change.to_status.value, comment=change.comment,
+        ))
+        return _to_case(row)
+
+    def history(self, case_pk: int) -> list[HistoryEntry]:
+        """The case's entries, oldest first: in id order, the order the case's row lock let them in."""
+        rows = self.conn.execute(select(case_status_history).where(_h.case_pk == case_pk).order_by(_h.id))
+        return [_to_entry(row) for row in rows]

@@ -157,7 +157,8 @@ cases_processed = Table(
     Index("cases_assigned_to_idx", "assigned_to", "id"),
     # the assignment run's queue: open, unassigned cases
     Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
-    Index("cases_status_due_idx", "status", text("due_amount DESC"), text("id DESC")),
+    # the work queues' listing: a status and a team, biggest debts first, keyset on (due_amount, id)
+    Index("cases_status_team_due_idx", "status", "team", text("due_amount DESC"), text("id DESC")),
 )
 
 case_assignments = Table(

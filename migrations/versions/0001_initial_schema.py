@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('case_id')
     )
     op.create_index('cases_assigned_to_idx', 'cases_processed', ['assigned_to', 'id'], unique=False)
-    op.create_index('cases_status_due_idx', 'cases_processed', ['status', sa.literal_column('due_amount DESC'), sa.literal_column('id DESC')], unique=False)
+    op.create_index('cases_status_team_due_idx', 'cases_processed', ['status', 'team', sa.literal_column('due_amount DESC'), sa.literal_column('id DESC')], unique=False)
     op.create_index('cases_unassigned_idx', 'cases_processed', ['team', 'id'], unique=False, postgresql_where=sa.text("assigned_to IS NULL AND status <> 'Resolved'"))
     op.create_table('jobs',
     sa.Column('id', sa.UUID(), nullable=False),
@@ -198,7 +198,7 @@ def downgrade() -> None:
     op.drop_index('jobs_created_at_idx', table_name='jobs')
     op.drop_table('jobs')
     op.drop_index('cases_unassigned_idx', table_name='cases_processed', postgresql_where=sa.text("assigned_to IS NULL AND status <> 'Resolved'"))
-    op.drop_index('cases_status_due_idx', table_name='cases_processed')
+    op.drop_index('cases_status_team_due_idx', table_name='cases_processed')
     op.drop_index('cases_assigned_to_idx', table_name='cases_processed')
     op.drop_table('cases_processed')
     op.drop_index('users_role_active_idx', table_name='users')

@@ -1,0 +1,128 @@
+"""Reading cases: one case, its history, and the filtered, keyset-paginated listing."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from domain.cases import Case, CaseStatus, HistoryEntry, Priority, may_handle
+from domain.errors import Forbidden, InvalidInput, NotFound
+from domain.jobs import Viewer
+from domain.users import Team
+
+
+def _integer(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(value)
+    return value
+
+
+def _money(value) -> Decimal:
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise ValueError(value)
+    return amount
+
+
+def _timestamp(value) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
+
+
+# sortable field -> how its value is read back from a cursor
+SORT_FIELDS = {"id": _integer, "due_amount": _money, "days_past_due": _integer, "updated_at": _timestamp}
+SORTS = [f"{sign}{name}" for name in SORT_FIELDS for sign in ("", "-")]
+
+
+@dataclass(frozen=True)
+class CaseSort:
+    """An order of the listing: a field, then id in the same direction (so the order is total)."""
+
+    field: str
+    descending: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "CaseSort":
+        """`due_amount` or `-due_amount` (descending)."""
+        name = text.removeprefix("-")
+        if name not in SORT_FIELDS:
+            raise InvalidInput(f"cannot sort by {text}", {"sort": [f"one of {', '.join(SORTS)}"]})
+        return cls(name, text.startswith("-"))
+
+    def __str__(self) -> str:
+        return f"-{self.field}" if self.descending else self.field
+
+    def cursor_key(self, case: Case) -> list:
+        """The position after `case`, as JSON-ready values: [sort, sort value, id]."""
+        value = getattr(case, self.field)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        return [str(self), value, case.id]
+
+    def after(self, key: list | None) -> tuple | None:
+        """The typed (sort value, id) of a cursor key made by `cursor_key` for this same sort."""
+        if key is None:
+            return None
+        try:
+            name, value, last_id = key
+            if name != str(self):
+                raise ValueError(name)
+            return SORT_FIELDS[self.field](value), _integer(last_id)
+        except (ValueError, TypeError, InvalidOperation):
+            raise InvalidInput("cursor is not valid for this sort",
+                               {"cursor": ["not a cursor this API issued for this sort"]}) from None
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The listing's filters; None means "any". `unassigned` False means assigned cases only."""
+
+    assigned_to: int | None = None
+    unassigned: bool | None = None
+    status: CaseStatus | None = None
+    team: Team | None = None
+    bank_code: str | None = None
+    region: str | None = None
+    priority: Priority | None = None
+    min_dpd: int | None = None
+    max_dpd: int | None = None
+    case_id_prefix: str | None = None
+
+
+def scoped_filter(case_filter: CaseFilter, viewer: Viewer) -> CaseFilter:
+    """The filter narrowed to what the viewer may list: an agent sees only its own cases."""
+    if case_filter.min_dpd is not None and case_filter.max_dpd is not None \
+            and case_filter.min_dpd > case_filter.max_dpd:
+        raise InvalidInput("min_dpd is greater than max_dpd", {"min_dpd": ["must not exceed max_dpd"]})
+    if case_filter.unassigned and case_filter.assigned_to is not None:
+        raise InvalidInput("unassigned=true contradicts assigned_to",
+                           {"unassigned": ["cannot be combined with assigned_to"]})
+    if viewer.is_admin:
+        return case_filter
+    if case_filter.assigned_to not in (None, viewer.user_id) or case_filter.unassigned:
+        raise Forbidden("agents list only the cases assigned to them")
+    return replace(case_filter, assigned_to=viewer.user_id, unassigned=None)
+
+
+def list_cases(uow, viewer: Viewer, case_filter: CaseFilter, sort: CaseSort, *,
+               after: tuple | None, limit: int) -> list[Case]:
+    """Up to `limit` cases the viewer may see, in `sort` order, strictly after the `after` key."""
+    return uow.cases.list(scoped_filter(case_filter, viewer), sort, after=after, limit=limit)
+
+
+def get_case(uow, case_pk: int, viewer: Viewer) -> Case:
+    """The case, if the viewer may see it; NotFound otherwise (existence is not leaked)."""
+    case = uow.cases.get(case_pk)
+    if case is None or not may_handle(viewer, case):
+        raise NotFound(f"case {case_pk} not found")
+    return case
+
+
+def case_history(uow, case_pk: int, viewer: Viewer) -> list[HistoryEntry]:
+    """Every status and assignment entry of the case, oldest first."""
+    get_case(uow, case_pk, viewer)
+    return uow.cases.history(case_pk)

@@ -1,0 +1,66 @@
+"""Analytics shapes: the summary exactly as API.md words it."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from domain.analytics import AGING_BUCKETS, UNASSIGNED
+from domain.cases import CaseStatus
+from domain.users import Team
+
+
+def _money(description: str) -> fields.String:
+    return fields.String(required=True, metadata={"description": description, "example": "13404.00"})
+
+
+def _keyed(name: str, keys, field_factory) -> type[Schema]:
+    """An object schema whose keys are data (statuses, buckets) rather than identifiers."""
+    return Schema.from_dict({key: field_factory(data_key=key, attribute=key) for key in keys},
+                            name=name)
+
+
+class TeamFiguresSchema(Schema):
+    open = fields.Integer(required=True, metadata={"description": "Cases not Resolved"})
+    total = fields.Integer(required=True)
+
+
+class AgentFiguresSchema(Schema):
+    user_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    team = fields.String(required=True, metadata={"enum": [t.value for t in Team]})
+    open = fields.Integer(required=True, metadata={"description": "Assigned cases not Resolved"})
+    resolved = fields.Integer(required=True, metadata={"description": "Assigned cases Resolved"})
+
+
+def _count(**kwargs) -> fields.Integer:
+    return fields.Integer(required=True, **kwargs)
+
+
+ByStatusSchema = _keyed("ByStatusSchema", [s.value for s in CaseStatus], _count)
+AgingSchema = _keyed("AgingSchema", [label for label, _ in AGING_BUCKETS], _count)
+PerTeamSchema = _keyed("PerTeamSchema", [t.value for t in Team] + [UNASSIGNED],
+                       lambda **kwargs: fields.Nested(TeamFiguresSchema, required=True, **kwargs))
+
+
+class SummarySchema(Schema):
+    as_of = fields.String(required=True, metadata={
+        "format": "date-time",
+        "description": "When the snapshot was taken: every change committed before it is counted"})
+    total_cases = fields.Integer(required=True)
+    by_status = fields.Nested(ByStatusSchema, required=True,
+                              metadata={"description": "Cases per status; all four statuses, zeros included"})
+    avg_resolution_days = fields.Float(allow_none=True, required=True, metadata={
+        "description": "Mean over Resolved cases of (resolved_at − created_at), in days; null when none "
+                       "is resolved (a reopened case is not Resolved)"})
+    per_team = fields.Nested(PerTeamSchema, required=True, metadata={
+        "description": "call_center, field, legal: cases routed to the team by their current days past due "
+                       "and the current routing bands (total) and those not Resolved (open). unassigned: "
+                       "the same counts over cases with no agent (assigned_to null) whatever their team — "
+                       "its open count is the backlog of the next assignment run; it overlaps the teams."})
+    per_agent = fields.List(fields.Nested(AgentFiguresSchema), required=True, metadata={
+        "description": "Every user with a team, by team then name: active agents even with no case, "
+                       "deactivated ones while cases still name them"})
+    total_due_amount = _money("Sum of due_amount over all cases")
+    total_recovered = _money("Sum of amount_recovered over Resolved cases")
+    recovery_rate = fields.Float(required=True, metadata={
+        "description": "total_recovered / total_due_amount over all cases; 0 when there are none"})
+    aging = fields.Nested(AgingSchema, required=True, metadata={"description": "Open cases per days-past-due bucket"})
