@@ -71,12 +71,20 @@ def create_user(uow, *, email: str, name: str, password: str, role: Role) -> Use
     if uow.users.get_by_email(email) is not None:
         raise Conflict(f"a user with email {email} already exists")
     user = uow.users.add(email=email.strip(), name=name.strip(), password_hash=hash_password(password), role=role)
+    if user is None:  # taken by a concurrent request since the check above
+        raise Conflict(f"a user with email {email} already exists")
     uow.commit()
     return user
 
 
 def update_user(uow, user_id: int, *, by: int, name=None, role=None, active=None, password=None) -> User:
     """Change a user; an agent leaving its team (deactivated or new role) gives up its open cases."""
+    if user_id == by and (active is False or (role is not None and role is not Role.ADMIN)):
+        raise Conflict("admins cannot deactivate or demote themselves; ask another admin")
+    if role is not None or active is not None:
+        # before the user's row lock: a running assignment (which holds this lock and may be
+        # waiting to reference the row) finishes first, and then no run hands this agent cases
+        uow.assignment.serialize_runs()
     user = uow.users.get(user_id, for_update=True)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -100,10 +108,16 @@ def update_user(uow, user_id: int, *, by: int, name=None, role=None, active=None
 
 
 def get_user(uow, user_id: int) -> User:
+    """The user; NotFound otherwise."""
     user = uow.users.get(user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
+
+
+def list_users(uow, *, role: Role | None, active: bool | None, after_id: int | None, limit: int) -> list[User]:
+    """Users in id order after `after_id` (keyset), optionally of one role and activity."""
+    return uow.users.list(role=role.value if role else None, active=active, after_id=after_id, limit=limit)
 
 
 DEMO_PASSWORD = "password123"

@@ -16,8 +16,10 @@ def beat_schedule(settings: Settings) -> dict:
         # Lost messages (Redis restarted, broker down at enqueue) and dead workers: re-enqueue
         # or fail within about RECONCILE_INTERVAL_SECONDS + JOB_STALE_SECONDS.
         "reconcile-jobs": {"task": "jobs.reconcile", "schedule": float(settings.reconcile_interval_seconds)},
-        # Cases arrive all day; beat assigns whatever is open and unassigned, like a manual run.
-        "assign-cases": {"task": "assignment.schedule", "schedule": float(settings.assign_interval_seconds)},
+        # Cases arrive all day; beat assigns whatever is open and unassigned, like a manual run;
+        # the interval travels with the message: it sizes the slot that makes two beats one job.
+        "assign-cases": {"task": "assignment.schedule", "schedule": float(settings.assign_interval_seconds),
+                         "args": (settings.assign_interval_seconds,)},
         # Keeps the dashboard's snapshot at most this old even when nothing else refreshed it.
         "refresh-analytics": {"task": "analytics.schedule", "schedule": float(settings.analytics_interval_seconds)},
     }

@@ -1,7 +1,178 @@
-"""assignment storage (being built)."""
-from sqlalchemy import Connection
+"""Assignment storage: candidates streamed, the plan applied set-based, rotation, bands, releases."""
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from domain.assignment import Candidate, Plan
+from domain.cases import CaseStatus
+from domain.routing import Band
+from domain.store.tables import assignment_bands, team_rotation, users
+from domain.users import TEAM_OF_ROLE, Role, Team
+
+# Advisory lock (namespace, key) held by an assignment run, and by whatever takes cases away from
+# agents, until commit: a run never hands a case to an agent who is being released meanwhile.
+_RUN_LOCK = (7265004, 1)
+
+# The literal predicate of the partial index cases_unassigned_idx, so a run over a mostly
+# assigned table reads the index, not the table (a bound parameter would not match it).
+_CANDIDATES = """
+    SELECT id, days_past_due, priority::text, due_amount, status::text, version
+    FROM cases_processed
+    WHERE assigned_to IS NULL AND status <> 'Resolved'
+"""
+
+# Enough memory for the plan's hash join and the RETURNING set of a million rows, in this
+# transaction only (the default 4MB spills both to disk).
+_APPLY_WORK_MEM = "256MB"
+
+_PLAN_TABLE = """
+    CREATE TEMP TABLE assignment_plan (
+        case_pk bigint NOT NULL, agent_id bigint NOT NULL, team team NOT NULL, version integer NOT NULL,
+        status_before case_status NOT NULL, status_after case_status NOT NULL
+    ) ON COMMIT DROP
+"""
+
+# One statement: the guarded UPDATE decides which cases are assigned; their assignment rows and
+# history come from its RETURNING, so a case skipped because it changed since it was read (its
+# version moved) leaves no trace. Each case's history rows come out in VALUES order.
+_APPLY = """
+    WITH assigned AS (
+        UPDATE cases_processed c
+           SET assigned_to = p.agent_id, team = p.team, status = p.status_after,
+               version = c.version + 1, updated_at = statement_timestamp()
+          FROM assignment_plan p
+         WHERE c.id = p.case_pk AND c.version = p.version AND c.assigned_to IS NULL
+        RETURNING p.case_pk, p.agent_id, p.team, p.status_before, p.status_after
+    ), recorded AS (
+        INSERT INTO case_assignments (case_pk, assigned_to, assigned_by, job_id, assigned_at)
+        SELECT case_pk, agent_id, :by, :job_id, statement_timestamp() FROM assigned
+    ), history AS (
+        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, job_id)
+        SELECT a.case_pk, statement_timestamp(), :by, h.kind, h.from_value, h.to_value, :job_id
+        FROM assigned a CROSS JOIN LATERAL (VALUES
+            ('assignment'::history_kind, NULL, a.agent_id::text),
+            ('status'::history_kind, a.status_before::text, a.status_after::text)
+        ) AS h(kind, from_value, to_value)
+        WHERE h.kind = 'assignment' OR a.status_before <> a.status_after
+    )
+    SELECT team::text, agent_id, count(*) FROM assigned GROUP BY team, agent_id
+"""
+
+# Locks the agent's open cases first, so each history row names the status it really left.
+_RELEASE = """
+    WITH held AS (
+        SELECT id, status FROM cases_processed
+        WHERE assigned_to = :agent AND status <> CAST(:resolved AS case_status)
+        FOR UPDATE
+    ), released AS (
+        UPDATE cases_processed c
+           SET assigned_to = NULL, status = CAST(:pending AS case_status),
+               version = c.version + 1, updated_at = statement_timestamp()
+          FROM held h
+         WHERE c.id = h.id
+        RETURNING c.id, h.status::text AS status_before
+    ), ended AS (
+        UPDATE case_assignments a SET released_at = statement_timestamp(), release_reason = :reason
+        FROM released r WHERE a.case_pk = r.id AND a.released_at IS NULL
+    ), history AS (
+        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, comment)
+        SELECT r.id, statement_timestamp(), :by, h.kind, h.from_value, h.to_value, :reason
+        FROM released r CROSS JOIN LATERAL (VALUES
+            ('assignment'::history_kind, CAST(:agent AS text), NULL),
+            ('status'::history_kind, r.status_before, CAST(:pending AS text))
+        ) AS h(kind, from_value, to_value)
+        WHERE h.kind = 'assignment' OR h.from_value <> h.to_value
+    )
+    SELECT count(*) FROM released
+"""
 
 
 class AssignmentStore:
     def __init__(self, conn: Connection):
         self.conn = conn
+
+    def serialize_runs(self) -> None:
+        """Wait for, then hold until the transaction ends, the lock of assignment runs."""
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), _RUN_LOCK)))
+
+    def candidates(self) -> list[Candidate]:
+        """Every open, unassigned case, streamed through a server-side cursor into tuples."""
+        with self._driver().cursor(name="assignment_candidates", row_factory=lambda _: Candidate._make) as cursor:
+            cursor.itersize = 50_000
+            cursor.execute(_CANDIDATES)
+            return list(cursor)
+
+    def active_agents(self) -> dict[Team, list[int]]:
+        """Active agents' ids per team, in id order."""
+        rows = self.conn.execute(
+            select(users.c.id, users.c.role)
+            .where(users.c.active.is_(True), users.c.role != Role.ADMIN.value)
+            .order_by(users.c.id)
+        )
+        agents: dict[Team, list[int]] = {}
+        for user_id, role in rows:
+            agents.setdefault(TEAM_OF_ROLE[Role(role)], []).append(user_id)
+        return agents
+
+    def rotation(self) -> dict[Team, int | None]:
+        """The last agent each team's rotation served."""
+        rows = self.conn.execute(select(team_rotation.c.team, team_rotation.c.last_agent_id))
+        return {Team(team): last for team, last in rows}
+
+    def save_rotation(self, last_agents: dict[Team, int]) -> None:
+        if not last_agents:
+            return
+        stmt = pg_insert(team_rotation).values(
+            [{"team": team.value, "last_agent_id": agent_id} for team, agent_id in last_agents.items()])
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=[team_rotation.c.team],
+            set_={"last_agent_id": stmt.excluded.last_agent_id, "updated_at": func.now()}))
+
+    def apply(self, plan: Plan, status_moves: dict[CaseStatus, CaseStatus], *, by: int | None,
+              job_id: uuid.UUID) -> Counter:
+        """Write the plan: COPY it into a temp table, then one guarded statement; counts per (team, agent)."""
+        if not plan.size:
+            return Counter()
+        moves = {before.value: after.value for before, after in status_moves.items()}
+        rows = [(a.case.id, a.agent_id, team.value, a.case.version, a.case.status, moves.get(a.case.status, a.case.status))
+                for team, team_plan in plan.assignments.items() for a in team_plan]
+        rows.sort()  # in case id order the UPDATE walks the table (nearly) sequentially
+        self.conn.execute(text(f"SET LOCAL work_mem = '{_APPLY_WORK_MEM}'"))
+        self.conn.execute(text(_PLAN_TABLE))
+        with self._driver().cursor() as cursor:
+            with cursor.copy("COPY assignment_plan FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        del rows
+        self.conn.execute(text("ANALYZE assignment_plan"))
+        counts = self.conn.execute(text(_APPLY), {"by": by, "job_id": job_id})
+        return Counter({(Team(team), agent_id): n for team, agent_id, n in counts})
+
+    def release_agent_cases(self, user_id: int, *, by: int | None, reason: str) -> int:
+        """Take an agent's open cases back: unassigned, Pending, assignment ended, history written."""
+        self.serialize_runs()
+        return self.conn.execute(text(_RELEASE), {
+            "agent": user_id, "by": by, "reason": reason,
+            "resolved": CaseStatus.RESOLVED.value, "pending": CaseStatus.PENDING.value,
+        }).scalar_one()
+
+    def bands(self) -> list[Band]:
+        rows = self.conn.execute(select(assignment_bands.c.team, assignment_bands.c.max_dpd)
+                                 .order_by(assignment_bands.c.position))
+        return [Band(Team(team), max_dpd) for team, max_dpd in rows]
+
+    def replace_bands(self, bands: list[Band]) -> None:
+        # concurrent replacements take turns, each deleting what the previous one wrote
+        self.conn.execute(text("LOCK TABLE assignment_bands IN SHARE ROW EXCLUSIVE MODE"))
+        self.conn.execute(delete(assignment_bands))
+        self.conn.execute(insert(assignment_bands), [
+            {"position": position, "team": band.team.value, "max_dpd": band.max_dpd}
+            for position, band in enumerate(bands, start=1)])
+
+    def _driver(self):
+        """The psycopg connection under this unit of work, for COPY and server-side cursors."""
+        return self.conn.connection.driver_connection

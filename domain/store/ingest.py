@@ -1,7 +1,193 @@
-"""ingest storage (being built)."""
-from sqlalchemy import Connection
+"""The bulk SQL of ingestion: COPY into a staging table, then set-based statements.
+
+Everything runs on the unit of work's connection, in its transaction: the job's rows, errors,
+raw records and case changes commit together with its `succeeded` state, or not at all.
+"""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select, text
+
+from domain.routing import Band
+from domain.store.rawjson import json_text, storable, storable_values
+from domain.store.tables import assignment_bands, ingest_errors
+from domain.users import Team
+
+STAGING = "ingest_staging"
+_CASE_COLUMNS = ("case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
+                 "priority", "region", "team")
+_CHANGEABLE = _CASE_COLUMNS[1:]
+
+
+class StagingWriter:
+    """Writes rows into the staging table through COPY (one call per row, no round trip)."""
+
+    def __init__(self, write_row, width: int):
+        self._write_row = write_row
+        self._no_raw = (None,) * width
+
+    def accepted(self, line_no: int, case: Sequence, team: str, raw_values: Sequence | None, record=None) -> None:
+        """A valid row: its normalized case, its team, and the values as received."""
+        if raw_values is not None and "\x00" in "".join(filter(None, raw_values)):
+            raw_values = storable_values(raw_values)
+        self._write_row((line_no, *case, team, None, None, None if record is None else json_text(record),
+                         *(raw_values or self._no_raw)))
+
+    def rejected(self, line_no: int, case_id: str | None, problems: Sequence, raw_values: Sequence | None,
+                 record=None) -> None:
+        """A rejected row: its problems, and the values as received (positional or a record)."""
+        raw = storable_values(raw_values) if raw_values is not None else self._no_raw
+        self._write_row((line_no, case_id, None, None, None, None, None, None, None, None,
+                         [p.field for p in problems], [storable(p.message) for p in problems],
+                         None if record is None else json_text(record), *raw))
 
 
 class IngestStore:
     def __init__(self, conn: Connection):
         self.conn = conn
+
+    def routing_bands(self) -> list[Band]:
+        """The routing bands, in order."""
+        rows = self.conn.execute(select(assignment_bands).order_by(assignment_bands.c.position))
+        return [Band(Team(r.team), r.max_dpd) for r in rows]
+
+    @contextmanager
+    def staging(self, width: int) -> Iterator[StagingWriter]:
+        """A fresh staging table (dropped at commit) and a COPY writer into it.
+
+        `width` positional raw columns hold a CSV row as received; JSON rows use `record`.
+        """
+        raw = "".join(f", r{i} text" for i in range(width))
+        self.conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window and joins below
+        self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {STAGING} (line_no int NOT NULL, case_id text, bank_code text, borrower_name text,"
+            " loan_amount numeric(14,2), due_amount numeric(14,2), days_past_due int, priority case_priority,"
+            f" region text, team team, error_fields text[], error_messages text[], record jsonb{raw}) ON COMMIT DROP"
+        )
+        driver = self.conn.connection.driver_connection  # COPY is psycopg's, in the same transaction
+        with driver.cursor() as cursor, cursor.copy(f"COPY {STAGING} FROM STDIN") as copy:
+            yield StagingWriter(copy.write_row, width)
+        self.conn.exec_driver_sql(f"ANALYZE {STAGING}")
+
+    def reject_duplicates(self, message: str) -> None:
+        """Reject each row whose case_id appeared on an earlier line (message: '{line}' = that line)."""
+        self.conn.execute(text(f"""
+            UPDATE {STAGING} s
+            SET error_fields = array_append(coalesce(s.error_fields, '{{}}'), 'case_id'),
+                error_messages = array_append(coalesce(s.error_messages, '{{}}'),
+                                              replace(:message, '{{line}}', d.first_line::text))
+            FROM (SELECT line_no, min(line_no) OVER (PARTITION BY case_id) AS first_line
+                  FROM {STAGING} WHERE case_id IS NOT NULL) d
+            WHERE s.line_no = d.line_no AND d.line_no > d.first_line
+        """), {"message": message})
+
+    def keep_raw(self, job_id: uuid.UUID, keys: list[str]) -> None:
+        """Every staged row into cases_raw with its values as received (`keys` name the raw columns)."""
+        values = ", ".join(f"r{i}" for i in range(len(keys)))
+        self.conn.execute(text(f"""
+            INSERT INTO cases_raw (job_id, line_no, case_id, record, accepted)
+            SELECT :job_id, line_no, case_id,
+                   coalesce(record, jsonb_object(CAST(:keys AS text[]), CAST(ARRAY[{values}] AS text[]))),
+                   error_fields IS NULL
+            FROM {STAGING}
+        """), {"job_id": job_id, "keys": [storable(k) for k in keys]})
+
+    def keep_errors(self, job_id: uuid.UUID) -> None:
+        """One ingest_errors row per problem of every rejected row."""
+        self.conn.execute(text(f"""
+            INSERT INTO ingest_errors (job_id, line_no, case_id, field, message)
+            SELECT :job_id, s.line_no, s.case_id, e.field, e.message
+            FROM {STAGING} s, unnest(s.error_fields, s.error_messages) AS e(field, message)
+            WHERE s.error_fields IS NOT NULL
+        """), {"job_id": job_id})
+
+    def counts(self) -> tuple[int, int]:
+        """(rows staged, rows rejected)."""
+        row = self.conn.execute(text(
+            f"SELECT count(*), count(*) FILTER (WHERE error_fields IS NOT NULL) FROM {STAGING}")).one()
+        return row[0], row[1]
+
+    def lock_moving_cases(self) -> int:
+        """Lock the stored cases this file routes to another team; returns how many.
+
+        Held until commit, so no assignment run hands one of them out in the meantime.
+        """
+        return self.conn.execute(text(f"""
+            SELECT count(*) FROM (
+                SELECT 1 FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
+                WHERE s.error_fields IS NULL AND p.team <> s.team
+                FOR UPDATE OF p) moving
+        """)).scalar_one()
+
+    def release_moving_cases(self, job_id: uuid.UUID, *, open_statuses: list[str], pending: str, reason: str) -> int:
+        """Unassign the open, assigned cases that move team; end their assignment, write history.
+
+        `reason` is the history comment, '{team}' standing for the new team. Returns how many.
+        """
+        return self.conn.execute(text(f"""
+            WITH released AS (
+                UPDATE cases_processed p SET assigned_to = NULL, status = CAST(:pending AS case_status)
+                FROM cases_processed old JOIN {STAGING} s ON s.case_id = old.case_id
+                WHERE p.id = old.id AND s.error_fields IS NULL AND old.team <> s.team
+                  AND old.assigned_to IS NOT NULL AND old.status = ANY(CAST(:open AS case_status[]))
+                RETURNING p.id, old.assigned_to AS agent, old.status::text AS old_status,
+                          replace(:reason, '{{team}}', s.team::text) AS reason
+            ), ended AS (
+                UPDATE case_assignments a SET released_at = now(), release_reason = r.reason
+                FROM released r WHERE a.case_pk = r.id AND a.released_at IS NULL
+            ), history AS (
+                INSERT INTO case_status_history (case_pk, by, kind, from_value, to_value, comment, job_id)
+                SELECT r.id, NULL, CAST(h.kind AS history_kind), h.from_value, h.to_value, r.reason, :job_id
+                FROM released r CROSS JOIN LATERAL (VALUES
+                    (1, 'assignment', r.agent::text, NULL),
+                    (2, 'status', r.old_status, CAST(:pending AS text))) AS h(seq, kind, from_value, to_value)
+                WHERE h.kind = 'assignment' OR h.from_value <> h.to_value
+                ORDER BY r.id, h.seq
+            )
+            SELECT count(*) FROM released
+        """), {"job_id": job_id, "open": open_statuses, "pending": pending, "reason": reason}).scalar_one()
+
+    def upsert_cases(self, job_id: uuid.UUID) -> int:
+        """Insert new cases, refresh changed ones (status and assignment kept); returns inserted.
+
+        Rows equal to the stored case are left alone: re-uploading a file rewrites nothing.
+        """
+        columns = ", ".join(_CASE_COLUMNS)
+        changes = ", ".join(f"{c} = excluded.{c}" for c in _CHANGEABLE)
+        stored = ", ".join(f"p.{c}" for c in _CHANGEABLE)
+        staged = ", ".join(f"s.{c}" for c in _CHANGEABLE)
+        return self.conn.execute(text(f"""
+            WITH written AS (
+                INSERT INTO cases_processed AS c ({columns}, last_job_id)
+                SELECT {", ".join(f"s.{c}" for c in _CASE_COLUMNS)}, CAST(:job_id AS uuid)
+                FROM {STAGING} s LEFT JOIN cases_processed p ON p.case_id = s.case_id
+                WHERE s.error_fields IS NULL AND (p.id IS NULL OR ({stored}) IS DISTINCT FROM ({staged}))
+                ON CONFLICT (case_id) DO UPDATE SET {changes}, version = c.version + 1, updated_at = now(),
+                    last_job_id = excluded.last_job_id
+                RETURNING xmax = 0 AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted) FROM written
+        """), {"job_id": job_id}).scalar_one()
+
+    def errors_sample(self, job_id: uuid.UUID, limit: int, field_order: list[str]) -> list[dict]:
+        """The first `limit` errors of the job, in file order."""
+        rows = self.conn.execute(self._errors_query(field_order).limit(limit), {"job_id": job_id})
+        return [dict(line=r.line_no, case_id=r.case_id, field=r.field, message=r.message) for r in rows]
+
+    def iter_errors(self, job_id: uuid.UUID, field_order: list[str], batch: int = 2000) -> Iterator[tuple]:
+        """Every error of the job in file order, as (line, case_id, field, message), streamed."""
+        result = self.conn.execution_options(yield_per=batch).execute(self._errors_query(field_order),
+                                                                      {"job_id": job_id})
+        for row in result:
+            yield row.line_no, row.case_id, row.field, row.message
+
+    @staticmethod
+    def _errors_query(field_order: list[str]):
+        e = ingest_errors
+        position = func.array_position(literal(field_order, ARRAY(Text)), e.c.field)
+        return (select(e.c.line_no, e.c.case_id, e.c.field, e.c.message)
+                .where(e.c.job_id == bindparam("job_id"))
+                .order_by(e.c.line_no, position.nulls_first(), e.c.message))

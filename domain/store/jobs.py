@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from domain.jobs import Job, JobState, JobType
 from domain.store.tables import jobs
@@ -51,6 +52,18 @@ class JobStore:
                 idempotency_key=idempotency_key,
             )
         )
+
+    def set_params(self, job_id: uuid.UUID, params: dict) -> None:
+        """Replace the job's params (e.g. an upload's size, known once it is stored)."""
+        self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(params=params))
+
+    def add_once(self, job: Job, idempotency_key: str) -> bool:
+        """Store the job unless one with the same creator and key exists; True when stored."""
+        return self.conn.execute(
+            pg_insert(jobs).values(id=job.id, type=job.type.value, state=job.state.value, params=job.params,
+                                   created_by=job.created_by, idempotency_key=idempotency_key)
+            .on_conflict_do_nothing().returning(jobs.c.id)
+        ).first() is not None
 
     def get(self, job_id: uuid.UUID, *, for_update: bool = False) -> Job | None:
         query = select(jobs).where(jobs.c.id == job_id)

@@ -1,7 +1,8 @@
 """Users table access."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from domain.users import Role, User
 from domain.store.tables import users
@@ -16,12 +17,13 @@ class UserStore:
     def __init__(self, conn: Connection):
         self.conn = conn
 
-    def add(self, *, email: str, name: str, password_hash: str, role: Role) -> User:
+    def add(self, *, email: str, name: str, password_hash: str, role: Role) -> User | None:
+        """The new user; None when the email is taken (users_email_key)."""
         row = self.conn.execute(
             insert(users).values(email=email, name=name, password_hash=password_hash, role=role.value)
-            .returning(users)
-        ).one()
-        return _to_user(row)
+            .on_conflict_do_nothing().returning(users)
+        ).first()
+        return _to_user(row) if row else None
 
     def get(self, user_id: int, *, for_update: bool = False) -> User | None:
         query = select(users).where(users.c.id == user_id)

@@ -1,0 +1,202 @@
+"""Ingestion: an uploaded file of cases, from the HTTP body to `cases_processed`.
+
+`start_upload` (web) stores the file as chunks with its job in one transaction and enqueues the
+job; `ingest_upload` (worker) streams it back, checks every row with `case_rules`, COPYs the rows
+into a staging table and lets PostgreSQL do the rest in set-based statements, all in the job's
+transaction — so a retry after a crash starts from scratch with nothing half-written.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from functools import lru_cache
+from operator import itemgetter
+from typing import BinaryIO, Callable, Iterator
+
+from domain import case_rules, readers
+from domain.case_rules import check_row
+from domain.cases import OPEN_STATUSES, CaseStatus
+from domain.errors import InvalidInput, JobFailed
+from domain.jobs import Enqueue, Job, JobType, new_job, submit
+from domain.routing import route
+
+ERRORS_SAMPLE_SIZE = 100
+ERRORS_CSV_HEADER = ("line", "case_id", "field", "message")
+ERRORS_FIELD_ORDER = [case_rules.ROW, *case_rules.COLUMNS]
+RELEASE_REASON = "DPD now routes the case to {team}"
+EXTRA_FIELDS = "_extra"  # where a CSV row's fields beyond the header go in its raw record
+_PROGRESS_EVERY = 1024  # rows between progress reports (each is also a cancel checkpoint)
+
+
+def start_upload(uow, *, body: BinaryIO, fmt: str, filename: str | None, created_by: int, enqueue: Enqueue,
+                 chunk_bytes: int, idempotency_key: str | None = None) -> tuple[Job, bool]:
+    """Store the file and its ingest job together, then enqueue; returns (job, created).
+
+    With an Idempotency-Key its creator already used, the first job comes back (created False)
+    and the body is not even read.
+    """
+    if idempotency_key is not None:
+        earlier = uow.jobs.get_by_idempotency_key(created_by, idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    job = new_job(JobType.INGEST, {"filename": filename, "format": fmt, "size_bytes": 0}, created_by)
+    stored = uow.uploads.add_job(job, idempotency_key)
+    if stored is not job:
+        return stored, False  # a concurrent request with the same key committed first
+    upload_id = uow.uploads.add(job.id, filename, fmt)
+    size = count = 0
+    for count, chunk in enumerate(_chunks(body, chunk_bytes), start=1):
+        uow.uploads.append(upload_id, count - 1, chunk)
+        size += len(chunk)
+    if size == 0:
+        raise InvalidInput("the uploaded file is empty", {"file": ["is empty"]})
+    uow.uploads.finish(upload_id, size_bytes=size, chunks=count)
+    job.params["size_bytes"] = size
+    uow.jobs.set_params(job.id, job.params)
+    return submit(uow, job, enqueue), True
+
+
+def _chunks(body: BinaryIO, size: int) -> Iterator[bytes]:
+    """The body in pieces of exactly `size` bytes (the last may be shorter)."""
+    while True:
+        parts, have = [], 0
+        while have < size and (part := body.read(size - have)):
+            parts.append(part)
+            have += len(part)
+        if parts:
+            yield b"".join(parts)
+        if have < size:
+            return
+
+
+def ingest_upload(job: Job, uow, progress) -> dict:
+    """The worker's half: validate, stage, store raw rows and errors, insert or refresh cases."""
+    upload = uow.uploads.for_job(job.id)
+    if upload is None:
+        raise JobFailed("Upload missing", f"job {job.id} has no stored upload")
+    bands = uow.ingest.routing_bands()
+    route_days = lru_cache(maxsize=4096)(lambda days: route(days, bands).value)
+    try:
+        with uow.uploads.open(upload.id) as stream:
+            records = readers.open_records(upload.media_type, stream)
+            stage = _stage_csv if records.columns is not None else _stage_json
+            keys = stage(records, uow.ingest, route_days, progress)
+    except (readers.UnreadableFile, UnicodeDecodeError) as exc:
+        raise _unreadable(uow, upload.id, exc) from None
+    store = uow.ingest
+    store.reject_duplicates(case_rules.DUPLICATE_MESSAGE)
+    store.keep_raw(job.id, keys)
+    store.keep_errors(job.id)
+    total, rejected = store.counts()
+    progress.set_total(total)  # also a cancel checkpoint before cases change
+    released = 0
+    if store.lock_moving_cases():
+        released = store.release_moving_cases(job.id, open_statuses=[s.value for s in OPEN_STATUSES],
+                                              pending=CaseStatus.PENDING.value, reason=RELEASE_REASON)
+    inserted = store.upsert_cases(job.id)
+    return {
+        "rows_total": total,
+        "rows_inserted": inserted,
+        "rows_updated": total - rejected - inserted,
+        "rows_rejected": rejected,
+        "released_for_reassignment": released,
+        "errors_sample": store.errors_sample(job.id, ERRORS_SAMPLE_SIZE, ERRORS_FIELD_ORDER),
+    }
+
+
+def _stage_csv(records: readers.Records, store, route_days: Callable[[int], str], progress) -> list[str]:
+    header = records.columns
+    columns = case_rules.map_columns(header)
+    if columns.missing:
+        raise JobFailed("Missing columns", f"the header has no column {', '.join(columns.missing)} "
+                                           f"(expected {', '.join(case_rules.COLUMNS)}, in any order and case)")
+    if columns.duplicated:
+        raise JobFailed("Ambiguous columns", f"the header names {', '.join(columns.duplicated)} more than once")
+    pick, width = itemgetter(*columns.positions), len(header)
+    keys = _unique_names(header)
+    done = 0
+    with store.staging(width) as staged:
+        for done, (line, row) in enumerate(records.rows, start=1):
+            if len(row) < width:
+                row = row + [None] * (width - len(row))
+            if len(row) > width:
+                checked = check_row(pick(row))
+                problems = [*checked.problems, case_rules.field_count(len(row), width)]
+                record = dict(zip(keys, row), **{EXTRA_FIELDS: row[width:]})
+                staged.rejected(line, checked.case_id, problems, None, record)
+            elif (checked := check_row(pick(row))).case is not None:
+                staged.accepted(line, checked.case, route_days(checked.case.days_past_due), row)
+            else:
+                staged.rejected(line, checked.case_id, checked.problems, row)
+            if not done % _PROGRESS_EVERY:
+                progress.advance(done)
+    progress.advance(done, force=True)
+    return keys
+
+
+def _stage_json(records: readers.Records, store, route_days: Callable[[int], str], progress) -> list[str]:
+    keys_of = lru_cache(maxsize=256)(_json_keys)  # objects of one file mostly share their keys
+    done = 0
+    with store.staging(0) as staged:
+        for done, (line, value) in enumerate(records.rows, start=1):
+            if isinstance(value, readers.Unreadable):
+                staged.rejected(line, None, case_rules.unreadable(value.reason).problems, None, value.text)
+            elif not isinstance(value, dict):
+                staged.rejected(line, None, case_rules.not_an_object().problems, None, value)
+            else:
+                keys, duplicated = keys_of(tuple(value))
+                checked = check_row([value.get(k) for k in keys])
+                if duplicated:
+                    staged.rejected(line, checked.case_id, [*checked.problems, duplicated], None, value)
+                elif checked.case is not None:
+                    staged.accepted(line, checked.case, route_days(checked.case.days_past_due), None, value)
+                else:
+                    staged.rejected(line, checked.case_id, checked.problems, None, value)
+            if not done % _PROGRESS_EVERY:
+                progress.advance(done)
+    progress.advance(done, force=True)
+    return []
+
+
+def _json_keys(names: tuple) -> tuple[tuple, case_rules.Problem | None]:
+    """For each column, the key of an object holding it; and a problem if a column is named twice."""
+    columns = case_rules.map_columns(names)
+    keys = tuple(None if p is None else names[p] for p in columns.positions)
+    return keys, case_rules.duplicated_keys(columns.duplicated) if columns.duplicated else None
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """Header names made unique for the raw record ("note", "note" -> "note", "note (2)")."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
+
+
+def _unreadable(uow, upload_id: int, exc: Exception) -> JobFailed:
+    """The failure to report for a file that cannot be read; bad UTF-8 is located exactly."""
+    with uow.uploads.open(upload_id) as stream:
+        bad = readers.locate_invalid_utf8(stream)
+    if bad is not None:
+        offset, line, byte = bad
+        return JobFailed("File is not UTF-8", f"byte 0x{byte:02X} on line {line} (byte offset {offset}) is not "
+                                              "valid UTF-8; save the file as UTF-8 and upload it again")
+    return JobFailed("Unreadable file", str(exc))
+
+
+def stream_error_csv(uow_factory: Callable[[], object], job_id: uuid.UUID, batch: int = 1000) -> Iterator[str]:
+    """Every row error of an ingest job as CSV text (`line,case_id,field,message`), in pieces."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ERRORS_CSV_HEADER)
+    with uow_factory() as uow:
+        for count, error in enumerate(uow.ingest.iter_errors(job_id, ERRORS_FIELD_ORDER), start=1):
+            writer.writerow(error)
+            if not count % batch:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()

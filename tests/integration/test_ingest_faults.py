@@ -1,0 +1,123 @@
+"""Faults during ingestion: a worker SIGKILLed mid-file, requests racing with one Idempotency-Key."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from celery import Celery
+from sqlalchemy import text
+
+from conftest import ROOT, Worker, settings_env
+from domain import ingestion
+from domain.jobs import JobState
+
+ROWS = 200_000
+
+
+def eventually(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def the_job(uow, job_id):
+    with uow() as u:
+        return u.jobs.get(job_id)
+
+
+def scalar(uow, sql: str):
+    with uow() as u:
+        return u.connection.execute(text(sql)).one()
+
+
+@pytest.fixture
+def beat(settings, tmp_path):
+    """Celery beat: it runs the reconciler every RECONCILE_INTERVAL_SECONDS (2 s in the tests)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--schedule", str(tmp_path / "schedule"),
+         "--loglevel", "WARNING"],
+        cwd=ROOT, env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_ingest_is_retried_and_every_row_lands_exactly_once(settings, uow, make_user, gen_cases,
+                                                                                beat):
+    admin = make_user("admin")
+    # a queue of its own, so that no other worker of the test run takes the first attempt
+    doomed = Worker(settings, queues="ingest-doomed", concurrency=1, name="doomed").start()
+    sender = Celery(broker=settings.redis_url)
+    try:
+        with uow() as u:
+            job, _ = ingestion.start_upload(
+                u, body=io.BytesIO(gen_cases(ROWS)), fmt="csv", filename="big.csv", created_by=admin.id,
+                chunk_bytes=settings.upload_chunk_bytes,
+                enqueue=lambda j: sender.send_task("ingest.run", args=[str(j.id)], queue="ingest-doomed"))
+        eventually(lambda: the_job(uow, job.id).progress_done > 0, 60, "progress of the first attempt")
+        doomed.kill()
+    finally:
+        doomed.stop()
+    killed = the_job(uow, job.id)
+    assert (killed.state, killed.attempts) == (JobState.RUNNING, 1)  # it really died in the middle
+    assert scalar(uow, "SELECT count(*) FROM cases_processed") == (0,)
+
+    rescuer = Worker(settings, name="rescuer").start()
+    try:
+        done = eventually(lambda: (j := the_job(uow, job.id)).state.finished and j, 180, "the retried job")
+    finally:
+        rescuer.stop()
+    assert (done.state, done.attempts) == (JobState.SUCCEEDED, 2)
+    assert (done.result["rows_inserted"], done.result["rows_rejected"]) == (ROWS, 0)
+    assert scalar(uow, "SELECT count(*), count(DISTINCT case_id) FROM cases_processed") == (ROWS, ROWS)
+    assert scalar(uow, "SELECT count(*), count(DISTINCT line_no) FROM cases_raw") == (ROWS, ROWS)
+
+
+class _HeldBody:
+    """A request body whose first read waits until the test lets it go."""
+
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+        self.reading = threading.Event()
+        self.release = threading.Event()
+
+    def read(self, size: int = -1) -> bytes:
+        self.reading.set()
+        assert self.release.wait(30)
+        return self._data.read(size)
+
+
+def test_requests_racing_with_one_idempotency_key_store_one_job(uow, make_user, gen_cases, settings):
+    admin = make_user("admin")
+    data, results = gen_cases(10), {}
+    held = _HeldBody(data)
+
+    def upload(name, body):
+        with uow() as u:
+            results[name] = ingestion.start_upload(u, body=body, fmt="csv", filename=name, created_by=admin.id,
+                                                   chunk_bytes=settings.upload_chunk_bytes, enqueue=lambda j: None,
+                                                   idempotency_key="same-key")
+
+    first = threading.Thread(target=upload, args=("first", held))
+    second = threading.Thread(target=upload, args=("second", io.BytesIO(data)))
+    first.start()
+    assert held.reading.wait(30)  # the first job is inserted, not committed
+    second.start()
+    eventually(lambda: scalar(uow, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND datname = current_database()")[0], 30, "the second request waiting")
+    held.release.set()
+    first.join(30)
+    second.join(30)
+    (first_job, first_created), (second_job, second_created) = results["first"], results["second"]
+    assert (first_created, second_created) == (True, False)
+    assert second_job.id == first_job.id and second_job.params["filename"] == "first"
+    assert scalar(uow, "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM uploads)") == (1, 1)
