@@ -140,9 +140,11 @@ def worker(database_url: str, redis_url: str):
     """One Celery worker on the default queue (where assign jobs go), beat-free."""
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, ASSIGN_INTERVAL_SECONDS="0",
                ANALYTICS_INTERVAL_SECONDS="0", LOG_LEVEL="WARNING")
+    log = open(Path(os.environ["DCOE_HOME"]) / "worker.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "default",
                              "-c", "1", "-n", f"bench-assign-{os.getpid()}@%h", "--loglevel", "WARNING",
-                             "--without-gossip", "--without-mingle"], cwd=ROOT, env=env, start_new_session=True)
+                             "--without-gossip", "--without-mingle"], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         from celery import Celery
 
@@ -155,6 +157,7 @@ def worker(database_url: str, redis_url: str):
     finally:
         proc.terminate()  # the master alone: a warm shutdown that lets its pool finish
         proc.wait(60)
+        log.close()
 
 
 def timed_run(base: str) -> tuple[float, dict]:

@@ -128,7 +128,6 @@ def run_assignment(job: Job, uow, progress) -> dict:
     candidates = store.candidates()
     progress.set_total(len(candidates))
     plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
-    del candidates  # the plan holds what is still needed
     progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
     if dry_run:
         return result(plan.counts(), plan.left_unassigned, dry_run=True)

@@ -90,15 +90,17 @@ def ingest_upload(job: Job, uow, progress) -> dict:
     store.keep_errors(job.id)
     total, rejected = store.counts()
     progress.set_total(total)  # also a cancel checkpoint before cases change
+    store.serialize_writers()
     released = 0
     if store.lock_moving_cases():
         released = store.release_moving_cases(job.id, open_statuses=[s.value for s in OPEN_STATUSES],
                                               pending=CaseStatus.PENDING.value, reason=RELEASE_REASON)
-    inserted = store.upsert_cases(job.id)
+    store.refresh_cases(job.id)
+    inserted = store.insert_cases(job.id)
     return {
         "rows_total": total,
         "rows_inserted": inserted,
-        "rows_updated": total - rejected - inserted,
+        "rows_updated": total - rejected - inserted,  # unchanged rows count: the contract's "refreshed"
         "rows_rejected": rejected,
         "released_for_reassignment": released,
         "errors_sample": store.errors_sample(job.id, ERRORS_SAMPLE_SIZE, ERRORS_FIELD_ORDER),

@@ -177,7 +177,9 @@ class JobStore:
         )
 
     def finish(self, job_id: uuid.UUID, state: JobState, *, result=None, error=None) -> None:
-        values = {"state": state.value, "finished_at": func.now(), "result": result, "error": error}
+        # clock_timestamp, not now(): a job succeeds in its work transaction, whose now() is
+        # when the work began
+        values = {"state": state.value, "finished_at": func.clock_timestamp(), "result": result, "error": error}
         if state is JobState.SUCCEEDED:
             values["progress_done"] = func.coalesce(jobs.c.progress_total, jobs.c.progress_done)
         self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))

@@ -191,7 +191,8 @@ def test_a_case_resolved_with_nothing_recovered_is_resolved_and_recovers_zero(cl
     summary = refreshed(client, admin_headers)
     assert_figures(summary, expected_summary(cases, agents))
     assert summary["avg_resolution_days"] == pytest.approx(2.25, abs=1e-9)
-    assert (summary["total_due_amount"], summary["total_recovered"], summary["recovery_rate"]) == ("400.00", "0.00", 0.0)
+    money = (summary["total_due_amount"], summary["total_recovered"], summary["recovery_rate"])
+    assert money == ("400.00", "0.00", 0.0)
 
 
 def test_a_case_reopened_through_the_api_is_open_again_and_leaves_the_resolution_figures(client, admin_headers,
@@ -337,6 +338,40 @@ def test_beat_refreshes_the_snapshot_within_the_interval(uow, worker, settings, 
         os.killpg(beat.pid, signal.SIGTERM)
         beat.wait(20)
     assert all(job.created_by is None for job in analytics_jobs(engine))
+
+
+def wait_for_snapshot(uow, matches, timeout: float) -> tuple[dict, float]:
+    """The first latest snapshot for which `matches` holds, and how long it took to appear."""
+    started = time.monotonic()
+    while True:
+        with uow() as u:
+            summary = analytics.latest_summary(u)
+        if summary is not None and matches(summary):
+            return summary, time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"no matching snapshot after {timeout}s: {summary}"
+        time.sleep(0.1)
+
+
+def test_a_succeeded_ingest_job_refreshes_the_snapshot_without_beat(client, admin_headers, worker, uow, gen_cases):
+    assert refreshed(client, admin_headers)["total_cases"] == 0
+    upload = client.post("/api/cases/upload", data=gen_cases(30), headers={**admin_headers, "Content-Type": "text/csv"})
+    assert upload.status_code == 202, upload.json
+    assert wait_for_job(client, admin_headers, upload.json["id"])["state"] == "succeeded"
+    summary, waited = wait_for_snapshot(uow, lambda s: s["total_cases"] == 30, timeout=30)
+    assert waited <= analytics.REFRESH_DEBOUNCE_SECONDS + 3  # beat is off in the test settings
+    assert summary["by_status"]["Pending"] == 30 and summary["per_team"]["unassigned"]["open"] == 30
+
+
+def test_a_succeeded_assign_job_refreshes_the_snapshot_without_beat(client, admin_headers, worker, uow, engine,
+                                                                     agents):
+    insert_cases(engine, [case(5), case(50), case(150), case(20)])
+    assert refreshed(client, admin_headers)["per_team"]["unassigned"]["open"] == 4
+    run = client.post("/api/cases/assign", json={}, headers=admin_headers)
+    assert run.status_code == 202, run.json
+    assert wait_for_job(client, admin_headers, run.json["id"])["result"]["assigned"] == 4
+    summary, waited = wait_for_snapshot(uow, lambda s: s["per_team"]["unassigned"]["open"] == 0, timeout=30)
+    assert waited <= analytics.REFRESH_DEBOUNCE_SECONDS + 3
+    assert sum(a["open"] for a in summary["per_agent"]) == 4
 
 
 def test_the_openapi_document_describes_the_summary_and_the_first_job(client):

@@ -6,13 +6,18 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 
+import pytest
 from celery import Celery
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from conftest import ROOT, settings_env, wait_for_job
+from domain.assignment import STATUS_ON_ASSIGNMENT, plan_assignment
 from domain.routing import route
+from domain.users import Team
 
 TEAM_ROLES = {"call_center": "call_center_agent", "field": "field_agent", "legal": "legal_team"}
 
@@ -238,3 +243,35 @@ def wait_until_beat_jobs_finish(engine, timeout=60) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"beat jobs not finished: {beat_jobs(engine)}")
+
+
+def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, make_user):
+    agent = make_user("call_center_agent").id
+    changed, kept = insert_cases(engine, [{"dpd": 1}, {"dpd": 2}])
+    with uow() as work:
+        store = work.assignment
+        plan = plan_assignment(store.candidates(), store.active_agents(), store.rotation(), store.bands())
+        with engine.begin() as conn:  # e.g. an admin escalates it meanwhile
+            conn.execute(text("UPDATE cases_processed SET status = 'Escalated', version = version + 1 WHERE id = :c"),
+                         {"c": changed})
+        applied = store.apply(plan, STATUS_ON_ASSIGNMENT, by=None, job_id=uuid.uuid4())
+        work.commit()
+    assert applied == Counter({(Team.CALL_CENTER, agent): 1})
+    after = cases_by_id(engine)
+    assert (after[changed]["assigned_to"], after[changed]["status"]) == (None, "Escalated")
+    assert (after[kept]["assigned_to"], after[kept]["status"]) == (agent, "In Progress")
+    with engine.connect() as conn:
+        touched = conn.execute(text("SELECT case_pk FROM case_assignments UNION SELECT case_pk FROM case_status_history"))
+        assert touched.scalars().all() == [kept]
+
+
+def test_releasing_an_agent_waits_for_a_running_assignment(engine, uow, make_user):
+    agent = make_user("field_agent").id
+    with uow() as run, uow() as release:
+        run.assignment.serialize_runs()
+        release.connection.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            release.assignment.release_agent_cases(agent, by=None, reason="agent deactivated")
+        release.rollback()
+        run.rollback()  # the run ends: the release goes through
+        assert release.assignment.release_agent_cases(agent, by=None, reason="agent deactivated") == 0

@@ -1,6 +1,7 @@
 """The job harness and the reconciler on real PostgreSQL, with handlers defined here (no Celery)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -57,6 +58,19 @@ def test_a_job_commits_its_result_together_with_its_work(uow, make_job):
     assert (job.progress_done, job.progress_total) == (4, 4)
     assert job.started_at <= job.finished_at
     assert _side_effect_written(uow, job_id)
+
+
+def test_a_jobs_finish_time_is_when_its_work_ended_not_when_it_began(uow, make_job):
+    job_id = make_job()
+
+    def slow(job, work, progress):
+        work.users.count()  # the work transaction has begun
+        time.sleep(1.2)
+        return {}
+
+    _run(job_id, uow, slow)
+    job = _job(uow, job_id)
+    assert (job.finished_at - job.started_at).total_seconds() >= 1.2
 
 
 def test_a_finished_job_delivered_again_is_not_run_again(uow, make_job):
