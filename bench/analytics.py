@@ -190,6 +190,7 @@ def main() -> None:
     ap.add_argument("--gets", type=int, default=500)
     ap.add_argument("--home", default=str(ROOT / "var" / "bench-analytics"))
     ap.add_argument("--reuse", action="store_true", help="keep the cases already loaded if there are N of them")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = ap.parse_args()
     os.environ["DCOE_HOME"] = str(Path(args.home).resolve())
     (ROOT / "var").mkdir(exist_ok=True)
@@ -217,6 +218,13 @@ def main() -> None:
         figures = ", ".join(f"p{p} {percentile(latencies, p):.2f} ms" for p in (50, 95, 99))
         print(f"GET /summary x{args.gets}: {figures}, max {max(latencies):.2f} ms")
         print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+        if args.json:
+            from bench.figures import save
+
+            save(args.json, "analytics", {"cases": args.cases, "refreshes": args.refreshes, "gets": args.gets}, [
+                ("refresh, POST -> succeeded, median", statistics.median(runs), "s"),
+                ("refresh, POST -> succeeded, max", max(runs), "s"),
+                *((f"GET /api/analytics/summary, p{p}", percentile(latencies, p), "ms") for p in (50, 95, 99))])
     finally:
         for p in procs:
             if p.poll() is None:

@@ -194,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--agents", type=int, default=5, help="agents per team")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = parser.parse_args()
     from bench.cases import gunicorn
 
@@ -218,6 +219,14 @@ def main() -> None:
     print(f"the run's writes in one SQL statement:  {same:6.1f} s   ({rows:,} cases)")
     print(f"ratio run / bare UPDATE: {elapsed / bare:.2f}    run / same writes in SQL: {elapsed / same:.2f}")
     print(f"load after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        from bench.figures import save
+
+        save(args.json, "assign", {"cases": args.cases, "agents_per_team": args.agents}, [
+            ("assignment run, POST -> succeeded", elapsed, "s"),
+            ("bare set-based UPDATE of the same rows", bare, "s"),
+            ("the run's writes in one SQL statement", same, "s"),
+            ("run / bare UPDATE", elapsed / bare, "x")])
 
 
 if __name__ == "__main__":

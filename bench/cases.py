@@ -40,6 +40,7 @@ DEPTH_PAGES = 10_000
 ASSIGN_EVERY = 50
 WORKING = ("In Progress", "In Progress", "Escalated", "Resolved", "In Progress")
 PASSWORD = "bench-password"
+FIGURES: list[tuple[str, float, str]] = []  # what report() printed, for --json
 
 
 def servers() -> tuple[str, str]:
@@ -178,6 +179,7 @@ def report(name: str, samples: list[float]) -> None:
     q = statistics.quantiles(samples, n=100, method="inclusive")
     print(f"{name:<46} n={len(samples):>5}  p50={q[49]:6.1f} ms  p95={q[94]:6.1f} ms  "
           f"p99={q[98]:6.1f} ms  max={max(samples):6.1f} ms")
+    FIGURES.extend((f"{name}, p{p}", q[p - 1], "ms") for p in (50, 95, 99))
 
 
 def deep_position(dsn: str, database_url: str, samples: int):
@@ -273,6 +275,7 @@ def measure_updates(base: str, dsn: str, samples: int, clients: int) -> None:
     report(f"PATCH update-status, {len(plans)} clients", latencies)
     print(f"update-status throughput, {len(plans)} clients, 2 gunicorn workers: "
           f"{len(latencies) / elapsed:,.0f} updates/s ({len(latencies):,} updates in {elapsed:.1f} s)")
+    FIGURES.append((f"update-status throughput, {len(plans)} clients", len(latencies) / elapsed, "updates/s"))
 
 
 def main() -> None:
@@ -282,6 +285,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 10), metavar="1..9",
                         help="concurrent update-status clients, one bench agent each")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded database when it has --cases cases")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = parser.parse_args()
     server_url, redis_url = servers()
     database_url = prepare_database(server_url, args.cases, args.reuse)
@@ -293,6 +297,10 @@ def main() -> None:
         measure_listing(base, deep_page, last, args.samples)
         measure_updates(base, dsn, args.samples, args.clients)
     print("load average after:  %.2f %.2f %.2f" % os.getloadavg())
+    if args.json:
+        from bench.figures import save
+
+        save(args.json, "cases", {"cases": args.cases, "samples": args.samples, "clients": args.clients}, FIGURES)
 
 
 if __name__ == "__main__":

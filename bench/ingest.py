@@ -173,6 +173,7 @@ def bare_copy(dsn: str, path: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = parser.parse_args()
     server_url, redis_url = servers()
     database_url, dsn = fresh_database(server_url)
@@ -191,6 +192,15 @@ def main() -> None:
         copy = bare_copy(dsn, path)
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
     report(args.rows, copy, first, second, peak)
+    if args.json:
+        from bench.figures import save
+
+        save(args.json, "ingest", {"rows": args.rows, "file_mb": round(size / MB, 1)}, [
+            ("bare COPY (typed, unique case_id + 1 index)", copy, "s"),
+            ("upload -> succeeded (new cases)", first[1], "s"),
+            ("re-upload -> succeeded (refreshes)", second[1], "s"),
+            ("peak RSS of a web process", peak["web"] / MB, "MB"),
+            ("peak RSS of the worker", peak["worker"] / MB, "MB")])
 
 
 def report(rows: int, copy: float, first, second, peak: dict[str, int]) -> None:

@@ -178,3 +178,8 @@ def beat() -> None:
 def flower() -> None:
     """Run Flower behind basic auth (FLOWER_USER / FLOWER_PASSWORD)."""
     _exec("flower")
+
+
+from dcoe.client_cli import register  # noqa: E402 - the client commands, after the server's own
+
+register(main)

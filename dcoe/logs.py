@@ -2,8 +2,9 @@
 
 The web binds a request id (the caller's `X-Request-ID` when it is sane, else a new one, echoed
 in the response) and the user id once the token is checked; the worker binds the job id and the
-task for the time a task runs. No personal data: fields named like secrets or personal details
-are redacted, and nothing here logs bodies, query strings or headers.
+task for the time a task runs. Every record created meanwhile carries them, whichever handler
+writes it. No personal data: fields named like secrets or personal details are redacted, and
+nothing here logs bodies, query strings or headers.
 """
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ from datetime import datetime, timezone
 from typing import Callable
 
 _context: ContextVar[dict] = ContextVar("dcoe_log_context", default={})
+_providers: list[Callable[[], dict]] = []  # more context, asked for at each record (the web's user)
 
-# Attributes every LogRecord has; anything else on a record came from `extra=` or the context.
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 # A field whose name contains one of these is never written, whoever passes it: credentials and
 # the personal details of borrowers and users.
 REDACTED = ("password", "token", "secret", "authorization", "cookie", "borrower", "email")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_HANDLER_MARK = "_dcoe_json_handler"
 
 
 def bind(**values) -> None:
@@ -43,21 +44,26 @@ def bound() -> dict:
     return dict(_context.get())
 
 
-class ContextFilter(logging.Filter):
-    """Puts the bound fields, and those of the providers (e.g. the web's user), on each record."""
+def install_context(provider: Callable[[], dict] | None = None) -> None:
+    """Make every new record carry the bound context, and what `provider` adds to it."""
+    # kept in one private attribute, not as fields: the logging module refuses an `extra=` that
+    # names an attribute the record already has, and a call may well pass job_id itself
+    if provider is not None and provider not in _providers:
+        _providers.append(provider)
+    create = logging.getLogRecordFactory()
+    if getattr(create, "dcoe_context", False):
+        return
 
-    def __init__(self, providers: tuple[Callable[[], dict], ...] = ()):
-        super().__init__()
-        self.providers = providers
+    def record_with_context(*args, **kwargs) -> logging.LogRecord:
+        record = create(*args, **kwargs)
+        context = bound()
+        for provide in _providers:
+            context.update(provide())
+        record._dcoe_context = context
+        return record
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        fields = bound()
-        for provide in self.providers:
-            fields.update(provide())
-        for key, value in fields.items():
-            if not hasattr(record, key):
-                setattr(record, key, value)
-        return True
+    record_with_context.dcoe_context = True
+    logging.setLogRecordFactory(record_with_context)
 
 
 class JsonFormatter(logging.Formatter):
@@ -69,10 +75,12 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **getattr(record, "_dcoe_context", {}),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = "[redacted]" if any(word in key.lower() for word in REDACTED) else value
+        entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_"))
+        for key in entry:
+            if any(word in key.lower() for word in REDACTED):
+                entry[key] = "[redacted]"
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         elif record.stack_info:
@@ -80,21 +88,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def json_handler(stream=None, providers: tuple[Callable[[], dict], ...] = ()) -> logging.Handler:
-    """A stream handler (stderr by default) writing JSON lines with the bound context."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+class _Stderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is at each record: test runners and servers replace it."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def json_handler(stream=None) -> logging.Handler:
+    """A handler writing JSON lines to `stream` (default: sys.stderr)."""
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(ContextFilter(providers))
-    setattr(handler, _HANDLER_MARK, True)
     return handler
 
 
-def configure(level: str | int = "INFO", providers: tuple[Callable[[], dict], ...] = ()) -> None:
-    """JSON logs on stderr from the root logger; calling it again only updates the level."""
+def configure(level: str | int = "INFO", provider: Callable[[], dict] | None = None) -> None:
+    """JSON logs with the context on stderr from the root logger; again, it only sets the level."""
+    install_context(provider)
     root = logging.getLogger()
     root.setLevel(level)
-    if not any(getattr(h, _HANDLER_MARK, False) for h in root.handlers):
-        root.addHandler(json_handler(providers=providers))
+    if not any(isinstance(h, _Stderr) for h in root.handlers):
+        root.addHandler(json_handler())
 
 
 # --- the web -------------------------------------------------------------------------------------
@@ -103,7 +125,7 @@ def init_app(app) -> None:
     """JSON logs for a Flask app: a request id per request and a line per request served."""
     from flask import g, request
 
-    configure(app.extensions["dcoe"].settings.log_level, providers=(_web_user,))
+    configure(app.extensions["dcoe"].settings.log_level, provider=_web_user)
     request_log = logging.getLogger("dcoe.request")
 
     @app.before_request
@@ -140,15 +162,18 @@ def _web_user() -> dict:
 
 # --- the worker ----------------------------------------------------------------------------------
 
-def init_worker(job_tasks: frozenset[str]) -> None:
-    """JSON logs for Celery workers and beat; a task of `job_tasks` logs with its job id."""
+def init_worker() -> None:
+    """JSON logs for Celery workers and beat; a job's task logs with the job's id."""
     from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
+
+    from dcoe.queue import TASK_FOR_JOB
+
+    job_tasks = frozenset(name for name, _queue in TASK_FOR_JOB.values())  # their first argument is the job id
+    install_context()
 
     def use_json(logger=None, **_) -> None:
         for handler in logger.handlers:
             handler.setFormatter(JsonFormatter())
-            if not any(isinstance(f, ContextFilter) for f in handler.filters):
-                handler.addFilter(ContextFilter())
 
     def start_task(task_id=None, task=None, args=None, **_) -> None:
         clear()

@@ -52,7 +52,8 @@ class Plan:
         return Counter((team, a.agent_id) for team, team_plan in self.assignments.items() for a in team_plan)
 
 
-# An assigned case starts being worked; an Escalated one stays Escalated (only Pending moves).
+# An assigned case starts being worked (a move of the workflow's TRANSITIONS table); only Pending
+# moves: an unassigned Escalated or In Progress case keeps its status.
 STATUS_ON_ASSIGNMENT = {CaseStatus.PENDING: CaseStatus.IN_PROGRESS}
 
 _PRIORITY_RANK = {p.value: rank for rank, p in enumerate(Priority)}

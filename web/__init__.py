@@ -1,8 +1,6 @@
 """The Flask app factory."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from dcoe.config import Settings
@@ -34,7 +32,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.extensions import Resources, api, limiter
 
     app.extensions["dcoe"] = Resources(settings)
-    logging.getLogger().setLevel(settings.log_level)
+    from dcoe import logs
+    from web import metrics
+
+    logs.init_app(app)  # first: every later hook logs with the request id
+    metrics.init_app(app)  # and times requests from their start, those refused early (429) too
 
     from web import analytics, assignment, auth, cases, docs, errors, health, jobs, uploads, users
 

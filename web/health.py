@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from web.extensions import celery_client, engine, redis_client
+from web.metrics import queue_depths
 from web.schemas.common import HealthSchema, ReadySchema
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness and readiness")
@@ -22,11 +23,12 @@ def health():
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, schema=ReadySchema, description="A dependency does not answer")
 def ready():
-    """PostgreSQL and Redis answer; reports the live Celery workers."""
+    """PostgreSQL and Redis answer; reports the live Celery workers and the messages waiting per queue."""
     checks = {"database": _check_database(), "redis": _check_redis()}
     workers = _count_workers() if checks["redis"] == "ok" else 0
+    queues = _queue_depths() if checks["redis"] == "ok" else {}
     ok = all(state == "ok" for state in checks.values())
-    body = {"status": "ok" if ok else "unavailable", "checks": checks, "workers": workers}
+    body = {"status": "ok" if ok else "unavailable", "checks": checks, "workers": workers, "queues": queues}
     return body, 200 if ok else 503
 
 
@@ -47,6 +49,13 @@ def _check_redis() -> str:
     except Exception:  # noqa: BLE001
         current_app.logger.warning("readiness: redis check failed")
         return "unavailable"
+
+
+def _queue_depths() -> dict[str, int]:
+    try:
+        return queue_depths(redis_client())
+    except Exception:  # noqa: BLE001 - Redis went away since the check: nothing to report
+        return {}
 
 
 def _count_workers() -> int:

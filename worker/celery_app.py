@@ -4,7 +4,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dcoe import runtime
+from dcoe import logs, runtime
 from dcoe.config import Settings
 from dcoe.queue import task_routes
 from domain.store.engine import dispose_engines
@@ -59,4 +59,5 @@ def _fresh_connections_after_fork(**_):
     dispose_engines()
 
 
+logs.init_worker()  # before Celery sets up its logging, which it does after importing this module
 app = create_celery(runtime.settings())

@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -144,18 +146,23 @@ class Standalone:
 
 
 @pytest.fixture
-def standalone(tmp_path):
-    """Factory of standalone systems under tmp_path (one DCOE_HOME, reused across starts)."""
+def standalone():
+    """Factory of standalone systems sharing one DCOE_HOME (so a second start reuses the data).
+
+    The folder is not under pytest's tmp_path: every pytest session makes that tree private to
+    its user again, and the embedded PostgreSQL runs as another user (pgserver's)."""
+    folder = Path(tempfile.mkdtemp(prefix="dcoe-standalone-"))
     systems = []
 
     def make() -> Standalone:
-        system = Standalone(tmp_path / "var")
+        system = Standalone(folder / "var")
         systems.append(system)
         return system.start()
 
     yield make
     for system in systems:
         system.kill_leftovers()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _roles(processes: dict[int, str]) -> set[str]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from domain.assignment import (
+    STATUS_ON_ASSIGNMENT,
     Candidate,
     beat_slot_key,
     plan_assignment,
@@ -15,6 +16,7 @@ from domain.assignment import (
     result,
     resume_index,
 )
+from domain.cases import TRANSITIONS, CaseStatus
 from domain.routing import DEFAULT_BANDS, Band
 from domain.users import Team
 
@@ -163,3 +165,9 @@ def test_plan_counts_match_the_dealt_cases():
 def test_beat_firings_within_one_interval_share_a_slot():
     assert beat_slot_key(600.0, 300) == beat_slot_key(899.9, 300) == "beat-assign-2"
     assert beat_slot_key(900.0, 300) != beat_slot_key(899.9, 300)
+
+
+def test_assignment_moves_a_case_only_along_the_workflow():
+    for before, after in STATUS_ON_ASSIGNMENT.items():
+        assert after in TRANSITIONS[before]
+    assert set(STATUS_ON_ASSIGNMENT) == {CaseStatus.PENDING}

@@ -19,6 +19,8 @@ class ReadySchema(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())
     workers = fields.Integer()
+    queues = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                         metadata={"description": "Messages waiting in each Celery queue"})
 
 
 class PageArgs(StrictSchema):
