@@ -181,7 +181,8 @@ def _ingest_table(ingests: list[Run]) -> list[str]:
 
 
 def _figures_table(r: Run) -> list[str]:
-    params = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in r.result.get("params", {}).items())
+    params = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                       for k, v in r.result.get("params", {}).items())
     lines = [f"### {r.script} ({params or ' '.join(r.args)})", ""]
     if not r.ok:
         return [*lines, f"Failed (exit code {r.returncode}); its output is in `{r.log.relative_to(ROOT)}`.", ""]

@@ -27,6 +27,10 @@ class ClientError(Exception):
     """The client cannot go on (no credentials, server unreachable, an unexpected answer)."""
 
 
+class NotLoggedIn(ClientError):
+    """No usable session, and no credentials to start one."""
+
+
 class ApiError(ClientError):
     """The server answered with a problem (RFC 9457)."""
 
@@ -124,10 +128,10 @@ class Client:
     def login(self) -> dict:
         """Log in with the email and password; caches the tokens and returns the user."""
         if not self.email:
-            raise ClientError("no email: pass --email or set DCOE_EMAIL")
+            raise NotLoggedIn("no email: pass --email or set DCOE_EMAIL")
         password = self._password() if callable(self._password) else self._password
         if not password:
-            raise ClientError(f"not logged in to {self.url}: pass --password or set DCOE_PASSWORD")
+            raise NotLoggedIn(f"not logged in to {self.url}: pass --password or set DCOE_PASSWORD")
         response = self._send("POST", "/api/auth/login", json={"email": self.email, "password": password})
         if response.status_code != 200:
             raise ApiError.from_response(response)
@@ -138,9 +142,11 @@ class Client:
 
     def logout(self) -> None:
         """End the session on the server (its tokens stop working) and forget it here."""
-        entry = self._cached()
-        if entry is not None:
-            self._send("POST", "/api/auth/logout", token=entry["access_token"])
+        if self._cached() is not None:
+            try:
+                self.request("POST", "/api/auth/logout")
+            except (ApiError, NotLoggedIn):
+                pass  # the server no longer honours the session: it is over already
         self.cache.drop(self.url)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:

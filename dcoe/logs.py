@@ -138,7 +138,9 @@ def init_app(app) -> None:
 
     @app.after_request
     def _finish_request(response):
-        response.headers["X-Request-ID"] = bound().get("request_id", "")
+        request_id = bound().get("request_id")
+        if request_id:
+            response.headers["X-Request-ID"] = request_id
         started = g.get("dcoe_log_started")
         request_log.info("request", extra={
             "method": request.method,

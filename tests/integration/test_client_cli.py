@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from live import gunicorn
 
@@ -84,6 +85,17 @@ def test_the_session_is_cached_in_a_private_file_and_reused_without_the_password
     assert stat.S_IMODE(dcoe.cache.parent.stat().st_mode) == 0o700
     listing = dcoe("jobs", password=False)
     assert listing.returncode == 0, listing.stderr
+
+
+def test_logout_ends_the_session_on_the_server_and_forgets_it_here(dcoe, server):
+    dcoe("login")
+    token = json.loads(dcoe.cache.read_text())[server]["access_token"]
+
+    assert dcoe("logout").returncode == 0
+
+    assert server not in json.loads(dcoe.cache.read_text())
+    assert requests.get(f"{server}/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert dcoe("jobs", password=False).returncode == 1
 
 
 def test_a_refused_access_token_is_renewed_with_the_refresh_token(dcoe, server):
