@@ -8,7 +8,7 @@ import logging
 
 from flask import Response, json
 from flask_jwt_extended import current_user
-from flask_smorest import Blueprint
+from web.smorest import Blueprint
 
 from dcoe.queue import CeleryJobQueue
 from domain import analytics

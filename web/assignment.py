@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
-from flask_smorest import Blueprint
+from web.smorest import Blueprint
 
 from domain import assignment
 from web.auth import admin_required

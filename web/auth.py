@@ -13,7 +13,7 @@ from flask_jwt_extended import (
     get_jwt,
     jwt_required,
 )
-from flask_smorest import Blueprint
+from web.smorest import Blueprint
 
 from domain import users as user_cases
 from domain.errors import Forbidden

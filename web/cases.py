@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
-from marshmallow import RAISE
+from web.smorest import Blueprint
 
 from domain import case_queries, workflow
 from domain.case_queries import CaseFilter, CaseSort
@@ -46,7 +45,7 @@ def _if_match() -> frozenset[int] | None:
 
 @blp.route("")
 @jwt_required()
-@blp.arguments(CaseListArgs, location="query", unknown=RAISE)  # webargs would drop unknown query params
+@blp.arguments(CaseListArgs, location="query")
 @blp.response(200, CasePageSchema)
 @blp.alt_response(403, description="An agent asked for cases not assigned to it")
 def list_cases(args):

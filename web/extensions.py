@@ -10,7 +10,7 @@ from flask import current_app
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_smorest import Api
+from web.smorest import Api
 
 from dcoe.config import Settings
 from dcoe.queue import CeleryJobQueue, task_routes

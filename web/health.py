@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
+from web.smorest import Blueprint
 from sqlalchemy import text
 
 from web.extensions import celery_client, engine, redis_client
@@ -13,6 +13,7 @@ blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness 
 
 
 @blp.route("")
+@blp.doc(security=[])
 @blp.response(200, HealthSchema)
 def health():
     """The process answers (no dependency is checked)."""
@@ -20,6 +21,7 @@ def health():
 
 
 @blp.route("/ready")
+@blp.doc(security=[])
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, schema=ReadySchema, description="A dependency does not answer")
 def ready():

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Response, stream_with_context, url_for
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
+from web.smorest import Blueprint
 
 from domain import jobs as job_cases
 from domain.errors import InvalidInput

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_jwt_extended import current_user
-from flask_smorest import Blueprint
+from web.smorest import Blueprint
 from werkzeug.exceptions import UnsupportedMediaType
 
 from domain import ingestion
