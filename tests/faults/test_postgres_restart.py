@@ -25,6 +25,7 @@ def test_a_worker_idle_through_a_postgres_restart_runs_the_next_jobs(system):
     for _ in range(3):  # more than one job, so that each pool process meets its dead connections
         job = system.wait_for(_refresh(system))
         assert (job["state"], job["attempts"]) == ("succeeded", 1), job
+    assert "job crashed" not in system.log("worker")  # not one try ran into a dead connection
     system.settle()
     system.check_invariants()
 

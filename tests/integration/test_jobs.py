@@ -100,7 +100,7 @@ def test_jobs_can_be_filtered_by_type_and_state(client, admin_headers, make_job)
     assert [j["id"] for j in by_state] == [str(failed)]
 
 
-@pytest.mark.parametrize("query", ["type=nothing", "state=done", "limit=0", "limit=501", "cursor=%%%"])
+@pytest.mark.parametrize("query", ["type=nothing", "state=done", "limit=0", "limit=501", "cursor=%%%", "colour=red"])
 def test_bad_list_parameters_are_400_problems(client, admin_headers, query):
     response = client.get(f"/api/jobs?{query}", headers=admin_headers)
     assert (response.status_code, response.content_type) == (400, PROBLEM)

@@ -1,4 +1,5 @@
-"""POST /api/cases/upload: body kinds, status codes, idempotency (no worker needed: jobs stay queued)."""
+"""POST /api/cases/upload: body kinds, status codes, idempotency. Jobs stay queued here: the
+ingestion itself is tests/integration/test_ingest.py's."""
 from __future__ import annotations
 
 import io
@@ -13,6 +14,14 @@ PROBLEM = "application/problem+json"
 CSV = b"case_id,bank_code,borrower_name,loan_amount,due_amount,days_past_due,priority,region\nA,B,C,1,1,1,Low,R\n"
 JSON = b'[{"case_id": "A", "bank_code": "B", "borrower_name": "C", "loan_amount": 1, "due_amount": 1, ' \
        b'"days_past_due": 1, "priority": "Low", "region": "R"}]'
+
+
+@pytest.fixture(autouse=True)
+def queued_jobs_stay_queued(monkeypatch):
+    """No worker of the test run picks these jobs up (it would race the next test's cleanup)."""
+    enqueued = []
+    monkeypatch.setattr("web.uploads.enqueue", lambda: enqueued.append)
+    return enqueued
 
 
 def post(client, headers, data=CSV, content_type="text/csv", **extra):
@@ -37,10 +46,11 @@ def count(uow, table: str) -> int:
         return u.connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
-def test_a_multipart_csv_answers_202_with_the_queued_ingest_job(client, admin_headers, uow):
+def test_a_multipart_csv_answers_202_with_the_queued_ingest_job(client, admin_headers, uow, queued_jobs_stay_queued):
     response = multipart(client, admin_headers, filename="../../placements/march.csv")
     assert response.status_code == 202
     job = response.json
+    assert [str(j.id) for j in queued_jobs_stay_queued] == [job["id"]]  # enqueued once, after the commit
     assert response.headers["Location"] == f"/api/jobs/{job['id']}"
     assert (job["type"], job["state"], job["result"]) == ("ingest", "queued", None)
     assert job["params"] == {"filename": "march.csv", "format": "csv", "size_bytes": len(CSV)}

@@ -1,13 +1,16 @@
 """Upload shapes: the Idempotency-Key header, the request body kinds, the ingest job's result."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from domain.case_rules import COLUMNS
 from web.schemas.jobs import JobSchema
 
 
 class UploadHeadersSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a request carries many headers; only Idempotency-Key is ours to read
+
     idempotency_key = fields.String(
         data_key="Idempotency-Key", load_default=None,
         validate=[validate.Length(min=1, max=255),
