@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import BinaryIO, Callable, Iterator
 
@@ -26,7 +26,7 @@ ERRORS_CSV_HEADER = ("line", "case_id", "field", "message")
 ERRORS_FIELD_ORDER = [case_rules.ROW, *case_rules.COLUMNS]
 RELEASE_REASON = "DPD now routes the case to {team}"
 EXTRA_FIELDS = "_extra"  # where a CSV row's fields beyond the header go in its raw record
-_PROGRESS_EVERY = 1024  # rows between progress reports (each is also a cancel checkpoint)
+_BATCH_ROWS = 10_000  # rows staged per round trip; progress (a cancel checkpoint) is reported per batch
 
 
 def start_upload(uow, *, body: BinaryIO, fmt: str, filename: str | None, created_by: int, enqueue: Enqueue,
@@ -71,24 +71,26 @@ def _chunks(body: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 def ingest_upload(job: Job, uow, progress) -> dict:
-    """The worker's half: validate, stage, store raw rows and errors, insert or refresh cases."""
+    """The worker's half: check and stage every row, keep it raw, then insert or refresh cases."""
     upload = uow.uploads.for_job(job.id)
     if upload is None:
         raise JobFailed("Upload missing", f"job {job.id} has no stored upload")
     bands = uow.ingest.routing_bands()
     route_days = lru_cache(maxsize=4096)(lambda days: route(days, bands).value)
+    store = uow.ingest
     try:
         with uow.uploads.open(upload.id) as stream:
             records = readers.open_records(upload.media_type, stream)
-            stage = _stage_csv if records.columns is not None else _stage_json
-            keys = stage(records, uow.ingest, route_days, progress)
+            if records.columns is not None:
+                keys, pick = _csv_columns(records.columns)
+                rows = partial(_csv_rows, records.rows, pick, keys, route_days)
+            else:
+                keys, rows = [], partial(_json_rows, records.rows, route_days)
+            total = _stage(store, job.id, keys, rows, progress)
     except (readers.UnreadableFile, UnicodeDecodeError) as exc:
         raise _unreadable(uow, upload.id, exc) from None
-    store = uow.ingest
-    store.reject_duplicates(case_rules.DUPLICATE_MESSAGE)
-    store.keep_raw(job.id, keys)
+    store.reject_duplicates(job.id, case_rules.DUPLICATE_MESSAGE)
     store.keep_errors(job.id)
-    total, rejected = store.counts()
     progress.set_total(total)  # also a cancel checkpoint before cases change
     store.serialize_writers()
     released = 0
@@ -97,6 +99,7 @@ def ingest_upload(job: Job, uow, progress) -> dict:
                                               pending=CaseStatus.PENDING.value, reason=RELEASE_REASON)
     store.refresh_cases(job.id)
     inserted = store.insert_cases(job.id)
+    rejected = store.rejected_count()
     return {
         "rows_total": total,
         "rows_inserted": inserted,
@@ -107,58 +110,71 @@ def ingest_upload(job: Job, uow, progress) -> dict:
     }
 
 
-def _stage_csv(records: readers.Records, store, route_days: Callable[[int], str], progress) -> list[str]:
-    header = records.columns
+def _stage(store, job_id: uuid.UUID, keys: list[str], rows: Callable, progress) -> int:
+    """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
+    done = 0
+    with store.staging(job_id, keys) as stager, readers.ReadAhead(_batched(rows(stager))) as ahead:
+        for batch in ahead:
+            stager.add(batch)
+            done += len(batch)
+            progress.advance(done)
+    progress.advance(done, force=True)
+    return done
+
+
+def _csv_columns(header: list[str]) -> tuple[list[str], Callable]:
+    """The raw-record keys of a CSV file and a picker of the case columns; a bad header fails the job."""
     columns = case_rules.map_columns(header)
     if columns.missing:
         raise JobFailed("Missing columns", f"the header has no column {', '.join(columns.missing)} "
                                            f"(expected {', '.join(case_rules.COLUMNS)}, in any order and case)")
     if columns.duplicated:
         raise JobFailed("Ambiguous columns", f"the header names {', '.join(columns.duplicated)} more than once")
-    pick, width = itemgetter(*columns.positions), len(header)
-    keys = _unique_names(header)
-    done = 0
-    with store.staging(width) as staged:
-        for done, (line, row) in enumerate(records.rows, start=1):
-            if len(row) < width:
-                row = row + [None] * (width - len(row))
-            if len(row) > width:
-                checked = check_row(pick(row))
-                problems = [*checked.problems, case_rules.field_count(len(row), width)]
-                record = dict(zip(keys, row), **{EXTRA_FIELDS: row[width:]})
-                staged.rejected(line, checked.case_id, problems, None, record)
-            elif (checked := check_row(pick(row))).case is not None:
-                staged.accepted(line, checked.case, route_days(checked.case.days_past_due), row)
-            else:
-                staged.rejected(line, checked.case_id, checked.problems, row)
-            if not done % _PROGRESS_EVERY:
-                progress.advance(done)
-    progress.advance(done, force=True)
-    return keys
+    return _unique_names(header), itemgetter(*columns.positions)
 
 
-def _stage_json(records: readers.Records, store, route_days: Callable[[int], str], progress) -> list[str]:
+def _csv_rows(rows, pick, keys: list[str], route_days, stage) -> Iterator[tuple]:
+    width = len(keys)
+    for line, row in rows:
+        if len(row) < width:
+            row = row + [None] * (width - len(row))
+        if len(row) > width:
+            checked = check_row(pick(row))
+            problems = [*checked.problems, case_rules.field_count(len(row), width)]
+            yield stage.rejected(line, checked.case_id, problems, record=dict(zip(keys, row), **{EXTRA_FIELDS: row[width:]}))
+        elif (checked := check_row(pick(row))).case is not None:
+            yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), row)
+        else:
+            yield stage.rejected(line, checked.case_id, checked.problems, row)
+
+
+def _json_rows(rows, route_days, stage) -> Iterator[tuple]:
     keys_of = lru_cache(maxsize=256)(_json_keys)  # objects of one file mostly share their keys
-    done = 0
-    with store.staging(0) as staged:
-        for done, (line, value) in enumerate(records.rows, start=1):
-            if isinstance(value, readers.Unreadable):
-                staged.rejected(line, None, case_rules.unreadable(value.reason).problems, None, value.text)
-            elif not isinstance(value, dict):
-                staged.rejected(line, None, case_rules.not_an_object().problems, None, value)
+    for line, value in rows:
+        if isinstance(value, readers.Unreadable):
+            yield stage.rejected(line, None, case_rules.unreadable(value.reason).problems, record=value.text)
+        elif not isinstance(value, dict):
+            yield stage.rejected(line, None, case_rules.not_an_object().problems, record=value)
+        else:
+            keys, duplicated = keys_of(tuple(value))
+            checked = check_row([value.get(k) for k in keys])
+            if duplicated:
+                yield stage.rejected(line, checked.case_id, [*checked.problems, duplicated], record=value)
+            elif checked.case is not None:
+                yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), record=value)
             else:
-                keys, duplicated = keys_of(tuple(value))
-                checked = check_row([value.get(k) for k in keys])
-                if duplicated:
-                    staged.rejected(line, checked.case_id, [*checked.problems, duplicated], None, value)
-                elif checked.case is not None:
-                    staged.accepted(line, checked.case, route_days(checked.case.days_past_due), None, value)
-                else:
-                    staged.rejected(line, checked.case_id, checked.problems, None, value)
-            if not done % _PROGRESS_EVERY:
-                progress.advance(done)
-    progress.advance(done, force=True)
-    return []
+                yield stage.rejected(line, checked.case_id, checked.problems, record=value)
+
+
+def _batched(rows: Iterator[tuple], size: int = _BATCH_ROWS) -> Iterator[list]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _json_keys(names: tuple) -> tuple[tuple, case_rules.Problem | None]:

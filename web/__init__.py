@@ -6,6 +6,10 @@ from flask import Flask
 from dcoe.config import Settings
 
 
+# A JSON body (a login, a status change, the routing bands) is small: a view never buffers more.
+MAX_JSON_BODY_BYTES = 1024 * 1024
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API; `settings` defaults to the environment (with the embedded servers)."""
     if settings is None:
@@ -14,8 +18,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings = runtime.settings()
     settings.validate()
     app = Flask(__name__)
+    from web.converters import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added: every <int:id> is bounded
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        MAX_CONTENT_LENGTH=MAX_JSON_BODY_BYTES,  # the upload route raises it to MAX_UPLOAD_BYTES for itself
         JSON_SORT_KEYS=False,
         API_TITLE="Debt collection orchestration engine",
         API_VERSION="v1",

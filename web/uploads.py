@@ -48,6 +48,7 @@ def upload(idempotency_key: str | None):
 
 def _incoming_file():
     """(binary stream, format, filename) of the request; the body is read later, in chunks."""
+    request.max_content_length = settings().max_upload_bytes  # the one route whose bodies may be large
     if request.mimetype == "multipart/form-data":
         part = request.files.get("file")  # werkzeug spools the part to a temporary file
         if part is None:

@@ -1,4 +1,4 @@
-"""The bulk SQL of ingestion: COPY into a staging table, then set-based statements.
+"""The bulk SQL of ingestion: set-based statements over the job's staging table (staging.py).
 
 Everything runs on the unit of work's connection, in its transaction: the job's rows, errors,
 raw records and case changes commit together with its `succeeded` state, or not at all.
@@ -7,43 +7,19 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator
 
 from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select, text
 
 from domain.routing import Band
-from domain.store.rawjson import json_text, storable, storable_values
+from domain.store.staging import STAGING, Stager
 from domain.store.tables import assignment_bands, ingest_errors
 from domain.users import Team
 
-STAGING = "ingest_staging"
 _CASE_COLUMNS = ("case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
                  "priority", "region", "team")
 _CHANGEABLE = _CASE_COLUMNS[1:]
 _WRITERS_LOCK = 7265003  # advisory lock class: "an ingest job is writing cases"
-
-
-class StagingWriter:
-    """Writes rows into the staging table through COPY (one call per row, no round trip)."""
-
-    def __init__(self, write_row, width: int):
-        self._write_row = write_row
-        self._no_raw = (None,) * width
-
-    def accepted(self, line_no: int, case: Sequence, team: str, raw_values: Sequence | None, record=None) -> None:
-        """A valid row: its normalized case, its team, and the values as received."""
-        if raw_values is not None and "\x00" in "".join(filter(None, raw_values)):
-            raw_values = storable_values(raw_values)
-        self._write_row((line_no, *case, team, None, None, None if record is None else json_text(record),
-                         *(raw_values or self._no_raw)))
-
-    def rejected(self, line_no: int, case_id: str | None, problems: Sequence, raw_values: Sequence | None,
-                 record=None) -> None:
-        """A rejected row: its problems, and the values as received (positional or a record)."""
-        raw = storable_values(raw_values) if raw_values is not None else self._no_raw
-        self._write_row((line_no, case_id, None, None, None, None, None, None, None, None,
-                         [p.field for p in problems], [storable(p.message) for p in problems],
-                         None if record is None else json_text(record), *raw))
 
 
 class IngestStore:
@@ -56,45 +32,35 @@ class IngestStore:
         return [Band(Team(r.team), r.max_dpd) for r in rows]
 
     @contextmanager
-    def staging(self, width: int) -> Iterator[StagingWriter]:
-        """A fresh staging table (dropped at commit) and a COPY writer into it.
+    def staging(self, job_id: uuid.UUID, raw_keys: list[str]) -> Iterator[Stager]:
+        """The job's staging tables (dropped at commit) and a loader of batches into them.
 
-        `width` positional raw columns hold a CSV row as received; JSON rows use `record`.
+        `raw_keys` name the positional raw values of a CSV row (none for JSON: rows carry a record).
         """
-        raw = "".join(f", r{i} text" for i in range(width))
-        self.conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window and joins below
-        self.conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {STAGING} (line_no int NOT NULL, case_id text, bank_code text, borrower_name text,"
-            " loan_amount numeric(14,2), due_amount numeric(14,2), days_past_due int, priority case_priority,"
-            f" region text, team team, error_fields text[], error_messages text[], record jsonb{raw}) ON COMMIT DROP"
-        )
-        driver = self.conn.connection.driver_connection  # COPY is psycopg's, in the same transaction
-        with driver.cursor() as cursor, cursor.copy(f"COPY {STAGING} FROM STDIN") as copy:
-            yield StagingWriter(copy.write_row, width)
+        self.conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window and joins that follow
+        stager = Stager(self.conn, job_id, raw_keys)
+        try:
+            yield stager
+        finally:
+            stager.close()
         self.conn.exec_driver_sql(f"ANALYZE {STAGING}")
 
-    def reject_duplicates(self, message: str) -> None:
-        """Reject each row whose case_id appeared on an earlier line (message: '{line}' = that line)."""
+    def reject_duplicates(self, job_id: uuid.UUID, message: str) -> None:
+        """Reject each row whose case_id appeared on an earlier line ('{line}' in `message` = that line)."""
         self.conn.execute(text(f"""
-            UPDATE {STAGING} s
-            SET error_fields = array_append(coalesce(s.error_fields, '{{}}'), 'case_id'),
-                error_messages = array_append(coalesce(s.error_messages, '{{}}'),
-                                              replace(:message, '{{line}}', d.first_line::text))
-            FROM (SELECT line_no, min(line_no) OVER (PARTITION BY case_id) AS first_line
-                  FROM {STAGING} WHERE case_id IS NOT NULL) d
-            WHERE s.line_no = d.line_no AND d.line_no > d.first_line
-        """), {"message": message})
-
-    def keep_raw(self, job_id: uuid.UUID, keys: list[str]) -> None:
-        """Every staged row into cases_raw with its values as received (`keys` name the raw columns)."""
-        values = ", ".join(f"r{i}" for i in range(len(keys)))
-        self.conn.execute(text(f"""
-            INSERT INTO cases_raw (job_id, line_no, case_id, record, accepted)
-            SELECT :job_id, line_no, case_id,
-                   coalesce(record, jsonb_object(CAST(:keys AS text[]), CAST(ARRAY[{values}] AS text[]))),
-                   error_fields IS NULL
-            FROM {STAGING}
-        """), {"job_id": job_id, "keys": [storable(k) for k in keys]})
+            WITH rejected AS (
+                UPDATE {STAGING} s
+                SET error_fields = array_append(coalesce(s.error_fields, '{{}}'), 'case_id'),
+                    error_messages = array_append(coalesce(s.error_messages, '{{}}'),
+                                                  replace(:message, '{{line}}', d.first_line::text))
+                FROM (SELECT line_no, min(line_no) OVER (PARTITION BY case_id) AS first_line
+                      FROM {STAGING} WHERE case_id IS NOT NULL) d
+                WHERE s.line_no = d.line_no AND d.line_no > d.first_line
+                RETURNING s.line_no
+            )
+            UPDATE cases_raw r SET accepted = false
+            FROM rejected WHERE r.job_id = :job_id AND r.line_no = rejected.line_no
+        """), {"job_id": job_id, "message": message})
 
     def keep_errors(self, job_id: uuid.UUID) -> None:
         """One ingest_errors row per problem of every rejected row."""
@@ -105,11 +71,9 @@ class IngestStore:
             WHERE s.error_fields IS NOT NULL
         """), {"job_id": job_id})
 
-    def counts(self) -> tuple[int, int]:
-        """(rows staged, rows rejected)."""
-        row = self.conn.execute(text(
-            f"SELECT count(*), count(*) FILTER (WHERE error_fields IS NOT NULL) FROM {STAGING}")).one()
-        return row[0], row[1]
+    def rejected_count(self) -> int:
+        """Staged rows that were rejected."""
+        return self.conn.execute(text(f"SELECT count(*) FROM {STAGING} WHERE error_fields IS NOT NULL")).scalar_one()
 
     def lock_moving_cases(self) -> int:
         """Lock the stored cases this file routes to another team; returns how many.

@@ -8,6 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from domain.case_queries import SORTS
 from domain.cases import CaseStatus, HistoryKind, Priority
 from domain.users import Team
+from web.converters import MAX_ID
+from web.schemas.assignment import MAX_DPD
 from web.schemas.common import StrictSchema, utc_datetime
 
 CENT = Decimal("0.01")
@@ -53,15 +55,15 @@ class CasePageSchema(Schema):
 
 
 class CaseListArgs(StrictSchema):
-    assigned_to = fields.Integer(validate=validate.Range(min=1))
+    assigned_to = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     unassigned = fields.Boolean(metadata={"description": "true: unassigned cases only; false: assigned only"})
     status = fields.Enum(CaseStatus, by_value=True)
     team = fields.Enum(Team, by_value=True)
     bank_code = fields.String(validate=validate.Length(min=1, max=64))
     region = fields.String(validate=validate.Length(min=1, max=128))
     priority = fields.Enum(Priority, by_value=True)
-    min_dpd = fields.Integer(validate=validate.Range(min=0))
-    max_dpd = fields.Integer(validate=validate.Range(min=0))
+    min_dpd = fields.Integer(validate=validate.Range(min=0, max=MAX_DPD))
+    max_dpd = fields.Integer(validate=validate.Range(min=0, max=MAX_DPD))
     q = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "case_id prefix"})
     sort = fields.String(load_default="id", validate=validate.OneOf(SORTS))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
