@@ -11,7 +11,7 @@ import time
 import pytest
 from celery import Celery
 
-from faults.conftest import case_ids
+from faults.system import case_ids
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def test_a_job_the_broker_did_not_take_is_recorded_and_enqueued_by_the_reconcile
     began = time.monotonic()
     upload = system.client.post("/api/cases/upload", data=body, content_type="text/csv", headers=system.admin_headers)
     assign = system.client.post("/api/cases/assign", json={}, headers=system.admin_headers)
-    assert time.monotonic() - began < 15  # the publisher gives up quickly; the request does not hang
+    assert time.monotonic() - began < 5  # the publisher gives up at once; the requests do not hang
     assert (upload.status_code, assign.status_code) == (202, 202)
     accepted = [upload.json["id"], assign.json["id"]]
     stored = system.sql("SELECT state::text, enqueued_at FROM jobs WHERE id = ANY(CAST(:ids AS uuid[]))", ids=accepted)
@@ -63,7 +63,7 @@ def test_with_redis_down_the_api_answers_503_and_records_nothing(system):
     # the revocation list of tokens lives in Redis: no request is let in unchecked
     assert [(r.status_code, r.content_type) for r in responses] == [(503, PROBLEM)] * 2
     assert all(r.headers.get("Retry-After") for r in responses)
-    assert elapsed < 15
+    assert elapsed < 5
     assert system.sql("SELECT count(*) FROM jobs")[0][0] == 0
     # and once Redis is back, the same request goes through
     assert system.client.post("/api/cases/assign", json={}, headers=system.admin_headers).status_code == 202

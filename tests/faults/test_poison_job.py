@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from faults.conftest import FINISHED, case_ids
+from faults.system import FINISHED, case_ids
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faults.conftest import case_ids, eventually
+from faults.system import case_ids, eventually
 
 pytestmark = pytest.mark.slow
 

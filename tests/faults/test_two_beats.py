@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from faults.conftest import case_ids, eventually
+from faults.system import case_ids, eventually
 
 pytestmark = pytest.mark.slow
 

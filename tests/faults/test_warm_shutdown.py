@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from faults.conftest import case_ids, eventually
+from faults.system import case_ids, eventually
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from faults.conftest import case_ids, eventually
+from faults.system import case_ids, eventually
 
 pytestmark = pytest.mark.slow
 

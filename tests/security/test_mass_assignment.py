@@ -127,12 +127,14 @@ def test_no_agent_can_raise_its_own_or_anyone_elses_role(client, make_user, engi
         ("POST", "/api/users", {"email": "mine@example.com", "name": "Mine", "password": "password123",
                                 "role": "admin"}),
     ]
-    answers = [client.open(url, method=method, json=body, headers=headers).status_code for method, url, body in attempts]
+    answers = [client.open(url, method=method, json=body, headers=headers).status_code
+               for method, url, body in attempts]
     assert answers == [403, 403, 403]
     with engine.connect() as conn:
         roles = dict(conn.execute(text("SELECT email, role::text FROM users")).all())
     assert roles == {agent.email: role, other.email: "call_center_agent"}
-    assert client.get("/api/users", headers=login(client, agent.email)).status_code == 403  # a new login changes nothing
+    # a fresh login changes nothing either
+    assert client.get("/api/users", headers=login(client, agent.email)).status_code == 403
 
 
 def test_fields_beyond_the_case_columns_in_an_uploaded_file_set_nothing(client, uow, make_user):

@@ -15,7 +15,7 @@ import pytest
 import requests
 from celery import Celery
 
-from faults.conftest import FINISHED, eventually
+from faults.system import FINISHED, eventually
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ import requests
 from celery import Celery
 from sqlalchemy import text
 
-from conftest import login
 from dcoe.config import Settings
 from live import gunicorn
 
