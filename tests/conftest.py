@@ -3,9 +3,11 @@ else the embedded ones in a temporary folder), a fresh database per run, a real 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import replace
@@ -25,7 +27,7 @@ TABLES = ("analytics_snapshots", "case_status_history", "case_assignments", "ing
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory):
+def servers():
     """(database server URL, redis URL): configured servers, or embedded ones for this run."""
     database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if database_url and redis_url:
@@ -33,9 +35,14 @@ def servers(tmp_path_factory):
         return
     from dcoe import embedded
 
-    services = embedded.start(tmp_path_factory.mktemp("embedded"))
+    # not under pytest's tmp folder: pytest makes that private to root at every run, and the
+    # embedded PostgreSQL runs as its own user
+    home = Path(tempfile.mkdtemp(prefix="dcoe-test-"))
+    home.chmod(0o755)
+    services = embedded.start(home)
     yield services.database_url, services.redis_url
     services.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +106,8 @@ def uow(engine, clean_db):
 def clean_db(engine, settings):
     """Every test starts with empty tables (and the default routing bands)."""
     with engine.begin() as conn:
+        # a job left running by an earlier test must not hang the suite: fail clearly instead
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         conn.exec_driver_sql("DELETE FROM assignment_bands")
         conn.exec_driver_sql("INSERT INTO assignment_bands VALUES (1, 'call_center', 30), (2, 'field', 90), (3, 'legal', NULL)")
