@@ -75,7 +75,7 @@ def ingest_upload(job: Job, uow, progress) -> dict:
     upload = uow.uploads.for_job(job.id)
     if upload is None:
         raise JobFailed("Upload missing", f"job {job.id} has no stored upload")
-    bands = uow.ingest.routing_bands()
+    bands = uow.assignment.bands()
     route_days = lru_cache(maxsize=4096)(lambda days: route(days, bands).value)
     store = uow.ingest
     try:
@@ -141,7 +141,8 @@ def _csv_rows(rows, pick, keys: list[str], route_days, stage) -> Iterator[tuple]
         if len(row) > width:
             checked = check_row(pick(row))
             problems = [*checked.problems, case_rules.field_count(len(row), width)]
-            yield stage.rejected(line, checked.case_id, problems, record=dict(zip(keys, row), **{EXTRA_FIELDS: row[width:]}))
+            record = {**dict(zip(keys, row)), EXTRA_FIELDS: row[width:]}
+            yield stage.rejected(line, checked.case_id, problems, record=record)
         elif (checked := check_row(pick(row))).case is not None:
             yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), row)
         else:
@@ -186,11 +187,13 @@ def _json_keys(names: tuple) -> tuple[tuple, case_rules.Problem | None]:
 
 def _unique_names(header: list[str]) -> list[str]:
     """Header names made unique for the raw record ("note", "note" -> "note", "note (2)")."""
-    seen: dict[str, int] = {}
-    names = []
+    names: list[str] = []
     for name in header:
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        unique, n = name, 1
+        while unique in names:
+            n += 1
+            unique = f"{name} ({n})"
+        names.append(unique)
     return names
 
 

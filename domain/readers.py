@@ -28,7 +28,6 @@ from typing import BinaryIO, Iterator
 import ijson
 
 CSV, JSON, NDJSON = "csv", "json", "ndjson"
-FORMATS = (CSV, JSON, NDJSON)
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = b" \t\r\n"

@@ -11,25 +11,20 @@ from typing import Iterator
 
 from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select, text
 
-from domain.routing import Band
 from domain.store.staging import STAGING, Stager
-from domain.store.tables import assignment_bands, ingest_errors
-from domain.users import Team
+from domain.store.tables import ingest_errors
 
 _CASE_COLUMNS = ("case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
                  "priority", "region", "team")
-_CHANGEABLE = _CASE_COLUMNS[1:]
+_CHANGEABLE = _CASE_COLUMNS[1:]  # what a refresh may change
+_SET_CHANGED = ", ".join(f"{c} = s.{c}" for c in _CHANGEABLE)
+_CHANGED = f"({', '.join(f'p.{c}' for c in _CHANGEABLE)}) IS DISTINCT FROM ({', '.join(f's.{c}' for c in _CHANGEABLE)})"
 _WRITERS_LOCK = 7265003  # advisory lock class: "an ingest job is writing cases"
 
 
 class IngestStore:
     def __init__(self, conn: Connection):
         self.conn = conn
-
-    def routing_bands(self) -> list[Band]:
-        """The routing bands, in order."""
-        rows = self.conn.execute(select(assignment_bands).order_by(assignment_bands.c.position))
-        return [Band(Team(r.team), r.max_dpd) for r in rows]
 
     @contextmanager
     def staging(self, job_id: uuid.UUID, raw_keys: list[str]) -> Iterator[Stager]:
@@ -39,6 +34,7 @@ class IngestStore:
         """
         self.conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window and joins that follow
         stager = Stager(self.conn, job_id, raw_keys)
+        stager.create_tables()
         try:
             yield stager
         finally:
@@ -118,8 +114,8 @@ class IngestStore:
     def serialize_writers(self) -> None:
         """Wait for other ingest jobs writing cases; held until this transaction ends.
 
-        Only ingestion inserts cases, so with writers serialized a new case is a plain INSERT
-        (measured a quarter cheaper than INSERT ... ON CONFLICT at 1M rows) that cannot race.
+        Only ingestion inserts cases: with writers taking turns, a case refreshed or inserted
+        here is not being inserted by another file at the same time.
         """
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": _WRITERS_LOCK})
 
@@ -130,21 +126,21 @@ class IngestStore:
         """
         return self.conn.execute(text(f"""
             UPDATE cases_processed p
-            SET {", ".join(f"{c} = s.{c}" for c in _CHANGEABLE)},
-                version = p.version + 1, updated_at = now(), last_job_id = :job_id
+            SET {_SET_CHANGED}, version = p.version + 1, updated_at = now(), last_job_id = :job_id
             FROM {STAGING} s
-            WHERE s.case_id = p.case_id AND s.error_fields IS NULL
-              AND ({", ".join(f"p.{c}" for c in _CHANGEABLE)}) IS DISTINCT FROM ({", ".join(f"s.{c}" for c in _CHANGEABLE)})
+            WHERE s.case_id = p.case_id AND s.error_fields IS NULL AND {_CHANGED}
         """), {"job_id": job_id}).rowcount
 
     def insert_cases(self, job_id: uuid.UUID) -> int:
-        """Insert the accepted rows whose case_id is new; returns how many."""
+        """Insert the accepted rows whose case_id is new (run after `refresh_cases`); returns how many.
+
+        The unique index tells new from known: an anti-join against the table being inserted
+        into can be planned as a nested loop over a table thought empty, re-reading it per row.
+        """
         return self.conn.execute(text(f"""
             INSERT INTO cases_processed ({", ".join(_CASE_COLUMNS)}, last_job_id)
-            SELECT {", ".join(f"s.{c}" for c in _CASE_COLUMNS)}, CAST(:job_id AS uuid)
-            FROM {STAGING} s
-            WHERE s.error_fields IS NULL
-              AND NOT EXISTS (SELECT 1 FROM cases_processed p WHERE p.case_id = s.case_id)
+            SELECT {", ".join(_CASE_COLUMNS)}, CAST(:job_id AS uuid) FROM {STAGING} WHERE error_fields IS NULL
+            ON CONFLICT (case_id) DO NOTHING
         """), {"job_id": job_id}).rowcount
 
     def errors_sample(self, job_id: uuid.UUID, limit: int, field_order: list[str]) -> list[dict]:
@@ -154,9 +150,8 @@ class IngestStore:
 
     def iter_errors(self, job_id: uuid.UUID, field_order: list[str], batch: int = 2000) -> Iterator[tuple]:
         """Every error of the job in file order, as (line, case_id, field, message), streamed."""
-        result = self.conn.execution_options(yield_per=batch).execute(self._errors_query(field_order),
-                                                                      {"job_id": job_id})
-        for row in result:
+        query = self._errors_query(field_order).execution_options(yield_per=batch)  # a server-side cursor
+        for row in self.conn.execute(query, {"job_id": job_id}):
             yield row.line_no, row.case_id, row.field, row.message
 
     @staticmethod

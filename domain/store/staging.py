@@ -32,19 +32,22 @@ class Stager:
     def __init__(self, conn: Connection, job_id: uuid.UUID, raw_keys: list[str]):
         self._conn = conn
         self._cursor = conn.connection.driver_connection.cursor()  # COPY is psycopg's, same transaction
-        width = len(raw_keys)
-        self._no_raw = (None,) * width
-        raw_columns = [f"r{i}" for i in range(width)]
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {STAGING} ({_TYPED}) ON COMMIT DROP")
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {_BATCH} ({_TYPED}, record jsonb"
+        self._no_raw = (None,) * len(raw_keys)
+        raw_columns = [f"r{i}" for i in range(len(raw_keys))]
+        self._batch_table = (f"CREATE TEMP TABLE {_BATCH} ({_TYPED}, record jsonb"
                              f"{''.join(f', {c} text' for c in raw_columns)}) ON COMMIT DROP")
-        values = f"CAST(ARRAY[{', '.join(raw_columns)}] AS text[])"
         self._keep_raw = text(f"""
             INSERT INTO cases_raw (job_id, line_no, case_id, record, accepted)
-            SELECT :job_id, line_no, case_id, coalesce(record, jsonb_object(CAST(:keys AS text[]), {values})),
+            SELECT :job_id, line_no, case_id,
+                   coalesce(record, jsonb_object(CAST(:keys AS text[]), CAST(ARRAY[{", ".join(raw_columns)}] AS text[]))),
                    error_fields IS NULL
             FROM {_BATCH}""").bindparams(job_id=job_id, keys=[storable(k) for k in raw_keys])
         self._keep_checked = text(f"INSERT INTO {STAGING} SELECT {_TYPED_COLUMNS} FROM {_BATCH}")
+
+    def create_tables(self) -> None:
+        """The job's staging table and the batch table, both dropped at commit."""
+        self._conn.exec_driver_sql(f"CREATE TEMP TABLE {STAGING} ({_TYPED}) ON COMMIT DROP")
+        self._conn.exec_driver_sql(self._batch_table)
 
     def accepted(self, line_no: int, case: Sequence, team: str, raw_values: list | None = None, record=None) -> tuple:
         """The staging row of a valid case: normalized values, team, and the values as received."""

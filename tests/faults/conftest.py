@@ -24,6 +24,7 @@ from faults.system import System
 def fault_servers():
     # not under pytest's tmp_path: the embedded PostgreSQL runs as another user (pgserver's)
     folder = Path(tempfile.mkdtemp(prefix="dcoe-faults-"))
+    folder.chmod(0o755)
     servers = Servers(folder)
     from domain.store.migrate import upgrade
 
@@ -68,6 +69,8 @@ def empty_tables(fault_settings):
     from domain.store.engine import get_engine
 
     with get_engine(fault_settings.database_url).begin() as conn:
+        # a statement of a worker killed by the previous test may still hold locks: fail clearly, not hang
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         conn.exec_driver_sql("DELETE FROM assignment_bands")
         conn.exec_driver_sql("INSERT INTO assignment_bands VALUES (1, 'call_center', 30), (2, 'field', 90), "

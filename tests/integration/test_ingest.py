@@ -98,6 +98,11 @@ def test_a_header_only_file_succeeds_with_nothing_loaded(client, admin_headers, 
     assert cases(uow) == {}
 
 
+def test_a_file_with_only_a_bom_and_blank_lines_fails_for_want_of_a_header(client, admin_headers):
+    job = ingest(client, admin_headers, b"\xef\xbb\xbf\r\n\r\n")
+    assert (job["state"], job["error"]) == ("failed", {"title": "Unreadable file", "detail": "the file has no header row"})
+
+
 def test_a_missing_column_fails_the_job_naming_it_and_writes_nothing(client, admin_headers, uow):
     header = HEADER.replace(",region", "").replace("bank_code,", "")
     job = ingest(client, admin_headers, csv_file("A,Ann,1,1,1,Low", header=header))
@@ -178,6 +183,13 @@ def test_a_row_with_more_fields_than_the_header_is_rejected_and_kept_whole(clien
     assert record["_extra"] == ["surplus"] and record["region"] == "R"
 
 
+def test_text_postgres_cannot_store_is_rejected_and_kept_raw_as_a_replacement_character(client, admin_headers, uow):
+    result = succeeded(client, admin_headers, csv_file("N1,HDFC,Asha,1,1,1,Low,No\x00rth", "N2,HDFC,Asha,1,1,1,Low,North"))
+    assert (result["rows_inserted"], result["rows_rejected"]) == (1, 1)
+    assert result["errors_sample"][0]["field"] == "region"
+    assert query(uow, "SELECT record->>'region' FROM cases_raw WHERE line_no = 2") == [("No\ufffdrth",)]
+
+
 # ---- JSON and NDJSON -------------------------------------------------------------------------------
 
 def case_object(case_id, **changes):
@@ -193,6 +205,14 @@ def test_a_json_array_is_ingested_with_numbers_kept_exact_and_elements_numbered(
     assert cases(uow)["J1"][2:6] == ("1200.50", "300.00", 12, "Medium")
     records = dict(query(uow, "SELECT line_no, record FROM cases_raw"))
     assert records[3] == 5 and records[4]["extra"] == [1] and records[1]["loan_amount"] == 1200.5
+
+
+def test_a_json_object_without_a_column_is_a_rejected_row_not_a_failed_file(client, admin_headers, uow):
+    incomplete = case_object("J2")
+    del incomplete["region"]
+    job = ingest(client, admin_headers, json.dumps([case_object("J1"), incomplete]).encode(), "application/json")
+    assert job["state"] == "succeeded" and job["result"]["rows_inserted"] == 1
+    assert job["result"]["errors_sample"] == [{"line": 2, "case_id": "J2", "field": "region", "message": "is required"}]
 
 
 def test_a_json_body_that_is_not_an_array_fails_the_job(client, admin_headers, uow):

@@ -82,6 +82,25 @@ def test_a_worker_killed_mid_ingest_is_retried_and_every_row_lands_exactly_once(
     assert scalar(uow, "SELECT count(*), count(DISTINCT line_no) FROM cases_raw") == (ROWS, ROWS)
 
 
+@pytest.mark.slow
+def test_cancelling_a_running_ingest_rolls_back_everything_it_did(settings, uow, make_user, gen_cases, worker):
+    admin = make_user("admin")
+    sender = Celery(broker=settings.redis_url)
+    with uow() as u:
+        job, _ = ingestion.start_upload(
+            u, body=io.BytesIO(gen_cases(ROWS)), fmt="csv", filename="big.csv", created_by=admin.id,
+            chunk_bytes=settings.upload_chunk_bytes,
+            enqueue=lambda j: sender.send_task("ingest.run", args=[str(j.id)], queue="ingest"))
+    eventually(lambda: the_job(uow, job.id).progress_done > 0, 60, "progress")
+    with uow() as u:
+        u.jobs.request_cancel(job.id)
+        u.commit()
+    done = eventually(lambda: (j := the_job(uow, job.id)).state.finished and j, 60, "the cancelled job")
+    assert done.state is JobState.CANCELLED
+    assert scalar(uow, "SELECT (SELECT count(*) FROM cases_processed), (SELECT count(*) FROM cases_raw), "
+                       "(SELECT count(*) FROM ingest_errors)") == (0, 0, 0)
+
+
 class _HeldBody:
     """A request body whose first read waits until the test lets it go."""
 
