@@ -157,10 +157,10 @@ def ingest(base: str, headers: dict, path: Path) -> tuple[float, float, dict]:
 def bare_copy(dsn: str, path: Path) -> float:
     """Seconds to COPY the file into a typed table with a unique case_id and one more index."""
     with psycopg.connect(dsn) as conn:
-        conn.execute("CREATE TABLE bench_copy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, case_id text NOT NULL "
-                     "UNIQUE, bank_code text NOT NULL, borrower_name text NOT NULL, loan_amount numeric(14,2) NOT NULL, "
-                     "due_amount numeric(14,2) NOT NULL, days_past_due int NOT NULL, priority case_priority NOT NULL, "
-                     "region text NOT NULL)")
+        conn.execute("CREATE TABLE bench_copy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                     "case_id text NOT NULL UNIQUE, bank_code text NOT NULL, borrower_name text NOT NULL, "
+                     "loan_amount numeric(14,2) NOT NULL, due_amount numeric(14,2) NOT NULL, "
+                     "days_past_due int NOT NULL, priority case_priority NOT NULL, region text NOT NULL)")
         conn.execute("CREATE INDEX ON bench_copy (days_past_due)")
         conn.commit()
         started = time.perf_counter()
@@ -211,7 +211,8 @@ def main() -> None:
 def report(rows: int, copy: float, first, second, peak: dict[str, int]) -> None:
     print(f"\n{'measurement':<44}{'seconds':>9}{'rows/s':>12}{'x bare COPY':>13}")
     print(f"{'bare COPY (typed, unique case_id + 1 index)':<44}{copy:>9.2f}{rows / copy:>12,.0f}{1:>13.2f}")
-    for name, (posted, total, job) in (("upload -> succeeded (new cases)", first), ("re-upload -> succeeded (refreshes)", second)):
+    runs = (("upload -> succeeded (new cases)", first), ("re-upload -> succeeded (refreshes)", second))
+    for name, (posted, total, job) in runs:
         print(f"{name:<44}{total:>9.2f}{rows / total:>12,.0f}{total / copy:>13.2f}")
         worked = datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
         print(f"{'   of which the POST (file stored)':<44}{posted:>9.2f}")

@@ -93,7 +93,7 @@ def _process_commands(settings) -> dict[str, list[str]]:
                 "--workers", str(settings.web_workers), "web:create_app()"],  # JSON request logs come from the app
         # two workers: a long ingest never holds up assignment and analytics
         "worker-ingest": celery + ["worker", "-Q", "ingest", "-c", "1", "-n", "ingest@%h", "--loglevel", "INFO"],
-        "worker-default": celery + ["worker", "-Q", "default", "-c", "1", "-n", "default@%h", "--loglevel", "INFO"],
+        "worker-default": celery + ["worker", "-Q", "default", "-c", "2", "-n", "default@%h", "--loglevel", "INFO"],
         "beat": celery + ["beat", "--schedule", str(home / "celerybeat-schedule"), "--loglevel", "INFO"],
         "flower": celery + ["flower", f"--port={settings.flower_port}",
                             f"--basic_auth={settings.flower_user}:{settings.flower_password}"],

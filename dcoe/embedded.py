@@ -25,8 +25,9 @@ logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl 
 
 DATABASE_NAME = "dcoe"
 
-# Bulk loads of a million rows want room for WAL between checkpoints; the rest are defaults.
-_PG_TUNING = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+# Bulk loads of a million rows want room for WAL between checkpoints; a killed worker's session
+# (and the job lock it holds) should end within a second even in the middle of a statement.
+_PG_TUNING = {"max_wal_size": "4GB", "checkpoint_timeout": "15min", "client_connection_check_interval": "1s"}
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux (104 on macOS); keep a margin
 
 

@@ -18,7 +18,8 @@ _CASE_COLUMNS = ("case_id", "bank_code", "borrower_name", "loan_amount", "due_am
                  "priority", "region", "team")
 _CHANGEABLE = _CASE_COLUMNS[1:]  # what a refresh may change
 _SET_CHANGED = ", ".join(f"{c} = s.{c}" for c in _CHANGEABLE)
-_CHANGED = f"({', '.join(f'p.{c}' for c in _CHANGEABLE)}) IS DISTINCT FROM ({', '.join(f's.{c}' for c in _CHANGEABLE)})"
+_CHANGED = (f"({', '.join(f'p.{c}' for c in _CHANGEABLE)}) "
+            f"IS DISTINCT FROM ({', '.join(f's.{c}' for c in _CHANGEABLE)})")
 _WRITERS_LOCK = 7265003  # advisory lock class: "an ingest job is writing cases"
 
 
@@ -114,8 +115,8 @@ class IngestStore:
     def serialize_writers(self) -> None:
         """Wait for other ingest jobs writing cases; held until this transaction ends.
 
-        Only ingestion inserts cases: with writers taking turns, a case refreshed or inserted
-        here is not being inserted by another file at the same time.
+        Only ingestion inserts cases: with writers taking turns, no other file inserts a case
+        between this job's refresh and its insert.
         """
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": _WRITERS_LOCK})
 
@@ -132,15 +133,22 @@ class IngestStore:
         """), {"job_id": job_id}).rowcount
 
     def insert_cases(self, job_id: uuid.UUID) -> int:
-        """Insert the accepted rows whose case_id is new (run after `refresh_cases`); returns how many.
+        """Insert the accepted rows whose case_id is new; returns how many.
 
-        The unique index tells new from known: an anti-join against the table being inserted
-        into can be planned as a nested loop over a table thought empty, re-reading it per row.
+        The known case_ids are found first, by a statement of their own: an anti-join against the
+        table being inserted into can be planned as a nested loop over a table thought empty,
+        re-reading the growing table for every row. A plain INSERT is safe here, writers take
+        turns (`serialize_writers`), and it costs a quarter less than INSERT ... ON CONFLICT.
         """
+        self.conn.execute(text(f"""
+            CREATE TEMP TABLE ingest_known ON COMMIT DROP AS
+            SELECT s.line_no FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
+            WHERE s.error_fields IS NULL
+        """))
         return self.conn.execute(text(f"""
             INSERT INTO cases_processed ({", ".join(_CASE_COLUMNS)}, last_job_id)
-            SELECT {", ".join(_CASE_COLUMNS)}, CAST(:job_id AS uuid) FROM {STAGING} WHERE error_fields IS NULL
-            ON CONFLICT (case_id) DO NOTHING
+            SELECT {", ".join(f"s.{c}" for c in _CASE_COLUMNS)}, CAST(:job_id AS uuid) FROM {STAGING} s
+            WHERE s.error_fields IS NULL AND NOT EXISTS (SELECT 1 FROM ingest_known k WHERE k.line_no = s.line_no)
         """), {"job_id": job_id}).rowcount
 
     def errors_sample(self, job_id: uuid.UUID, limit: int, field_order: list[str]) -> list[dict]:

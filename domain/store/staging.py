@@ -36,10 +36,10 @@ class Stager:
         raw_columns = [f"r{i}" for i in range(len(raw_keys))]
         self._batch_table = (f"CREATE TEMP TABLE {_BATCH} ({_TYPED}, record jsonb"
                              f"{''.join(f', {c} text' for c in raw_columns)}) ON COMMIT DROP")
+        raw_values = f"CAST(ARRAY[{', '.join(raw_columns)}] AS text[])"
         self._keep_raw = text(f"""
             INSERT INTO cases_raw (job_id, line_no, case_id, record, accepted)
-            SELECT :job_id, line_no, case_id,
-                   coalesce(record, jsonb_object(CAST(:keys AS text[]), CAST(ARRAY[{", ".join(raw_columns)}] AS text[]))),
+            SELECT :job_id, line_no, case_id, coalesce(record, jsonb_object(CAST(:keys AS text[]), {raw_values})),
                    error_fields IS NULL
             FROM {_BATCH}""").bindparams(job_id=job_id, keys=[storable(k) for k in raw_keys])
         self._keep_checked = text(f"INSERT INTO {STAGING} SELECT {_TYPED_COLUMNS} FROM {_BATCH}")

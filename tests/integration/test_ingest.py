@@ -76,8 +76,8 @@ def test_routing_follows_the_bands_stored_at_the_time(client, admin_headers, uow
 
 
 def test_bom_crlf_and_quoted_fields_with_commas_and_newlines_are_read_faithfully(client, admin_headers, uow):
-    data = b"\xef\xbb\xbf" + csv_file('Q1,HDFC,"Doe, Jane\r\nJr.",10.00,5.00,3,Low,"North, East"', "Q2,SBI,Ravi,1,1,1,High,West",
-                                      newline="\r\n")
+    quoted = 'Q1,HDFC,"Doe, Jane\r\nJr.",10.00,5.00,3,Low,"North, East"'
+    data = b"\xef\xbb\xbf" + csv_file(quoted, "Q2,SBI,Ravi,1,1,1,High,West", newline="\r\n")
     result = succeeded(client, admin_headers, data)
     assert (result["rows_total"], result["rows_rejected"]) == (2, 0)
     assert cases(uow)["Q1"][1] == "Doe, Jane\r\nJr." and cases(uow)["Q1"][6] == "North, East"
@@ -100,7 +100,8 @@ def test_a_header_only_file_succeeds_with_nothing_loaded(client, admin_headers, 
 
 def test_a_file_with_only_a_bom_and_blank_lines_fails_for_want_of_a_header(client, admin_headers):
     job = ingest(client, admin_headers, b"\xef\xbb\xbf\r\n\r\n")
-    assert (job["state"], job["error"]) == ("failed", {"title": "Unreadable file", "detail": "the file has no header row"})
+    assert job["state"] == "failed"
+    assert job["error"] == {"title": "Unreadable file", "detail": "the file has no header row"}
 
 
 def test_a_missing_column_fails_the_job_naming_it_and_writes_nothing(client, admin_headers, uow):
@@ -113,7 +114,8 @@ def test_a_missing_column_fails_the_job_naming_it_and_writes_nothing(client, adm
 
 
 def test_a_non_utf8_file_fails_the_job_saying_exactly_where(client, admin_headers, uow):
-    data = csv_file("A,B,C,1,1,1,Low,R", "B,B,Jos\xe9,1,1,1,Low,R").replace("Jos\xe9".encode(), "Jos\xe9".encode("latin-1"))
+    data = csv_file("A,B,C,1,1,1,Low,R", "B,B,Jos\xe9,1,1,1,Low,R")
+    data = data.replace("Jos\xe9".encode(), "Jos\xe9".encode("latin-1"))  # the same name, saved as Latin-1
     job = ingest(client, admin_headers, data)
     assert job["state"] == "failed"
     assert job["error"]["title"] == "File is not UTF-8"
@@ -140,10 +142,12 @@ BAD_ROWS = [
 def test_bad_rows_are_rejected_with_their_line_and_the_good_rows_still_load(client, admin_headers, uow):
     job = ingest(client, admin_headers, csv_file(*BAD_ROWS))
     result = job["result"]
-    assert (result["rows_total"], result["rows_inserted"], result["rows_updated"], result["rows_rejected"]) == (9, 2, 0, 7)
+    counts = (result["rows_total"], result["rows_inserted"], result["rows_updated"], result["rows_rejected"])
+    assert counts == (9, 2, 0, 7)
     assert [(e["line"], e["case_id"], e["field"]) for e in result["errors_sample"]] == [
         (3, "B1", "loan_amount"), (4, "B2", "due_amount"), (5, "B3", "days_past_due"), (6, "B4", "priority"),
-        (7, "B5", "bank_code"), (7, "B5", "region"), (8, "G1", "case_id"), (9, None, "case_id"), (9, None, "loan_amount"),
+        (7, "B5", "bank_code"), (7, "B5", "region"), (8, "G1", "case_id"), (9, None, "case_id"),
+        (9, None, "loan_amount"),
     ]
     messages = {(e["line"], e["field"]): e["message"] for e in result["errors_sample"]}
     assert messages[(3, "loan_amount")] == "must have at most 2 decimals"
@@ -184,7 +188,8 @@ def test_a_row_with_more_fields_than_the_header_is_rejected_and_kept_whole(clien
 
 
 def test_text_postgres_cannot_store_is_rejected_and_kept_raw_as_a_replacement_character(client, admin_headers, uow):
-    result = succeeded(client, admin_headers, csv_file("N1,HDFC,Asha,1,1,1,Low,No\x00rth", "N2,HDFC,Asha,1,1,1,Low,North"))
+    data = csv_file("N1,HDFC,Asha,1,1,1,Low,No\x00rth", "N2,HDFC,Asha,1,1,1,Low,North")
+    result = succeeded(client, admin_headers, data)
     assert (result["rows_inserted"], result["rows_rejected"]) == (1, 1)
     assert result["errors_sample"][0]["field"] == "region"
     assert query(uow, "SELECT record->>'region' FROM cases_raw WHERE line_no = 2") == [("No\ufffdrth",)]

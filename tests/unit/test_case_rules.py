@@ -47,7 +47,8 @@ def test_text_columns_must_not_be_empty(column):
 
 
 @pytest.mark.parametrize("amount, expected", [
-    ("0", "0"), ("12", "12"), ("12.5", "12.5"), ("12.50", "12.50"), (".5", ".5"), ("999999999999.99", "999999999999.99"),
+    ("0", "0"), ("12", "12"), ("12.5", "12.5"), ("12.50", "12.50"), (".5", ".5"),
+    ("999999999999.99", "999999999999.99"),
     ("12.500", "12.50"), ("+7", "7.00"), (Decimal("1E+3"), "1000.00"), (Decimal("12.5"), "12.50"), (40, "40.00"),
 ])
 def test_amounts_accept_decimals_with_at_most_two_places(amount, expected):
@@ -77,7 +78,9 @@ def test_amounts_that_are_not_exact_non_negative_decimals_are_rejected(amount, m
     assert problems(due_amount=amount) == [("due_amount", message)]
 
 
-@pytest.mark.parametrize("days, expected", [("0", 0), (" 30 ", 30), (91, 91), (Decimal("12"), 12), ("2147483647", 2**31 - 1)])
+@pytest.mark.parametrize("days, expected", [
+    ("0", 0), (" 30 ", 30), (91, 91), (Decimal("12"), 12), ("2147483647", 2**31 - 1),
+])
 def test_days_past_due_accepts_whole_numbers(days, expected):
     assert check_row(row(days_past_due=days)).case.days_past_due == expected
 
@@ -104,7 +107,8 @@ def test_an_unknown_priority_is_rejected(priority):
 
 def test_every_problem_of_a_row_is_reported():
     found = problems(case_id="", loan_amount="-1", due_amount="1.234", days_past_due="x", priority="no", region="")
-    assert [field for field, _ in found] == ["case_id", "loan_amount", "due_amount", "days_past_due", "priority", "region"]
+    assert [field for field, _ in found] == [
+        "case_id", "loan_amount", "due_amount", "days_past_due", "priority", "region"]
 
 
 def test_text_that_postgres_cannot_store_is_rejected():

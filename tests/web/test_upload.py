@@ -71,10 +71,11 @@ def test_a_multipart_part_is_json_by_its_type_or_name_else_csv(client, admin_hea
     ("application/x-ndjson", "ndjson"),
 ])
 def test_raw_bodies_are_accepted_by_media_type(client, admin_headers, uow, content_type, fmt):
-    response = post(client, admin_headers, JSON if fmt != "csv" else CSV, content_type)
+    body = CSV if fmt == "csv" else JSON
+    response = post(client, admin_headers, body, content_type)
     assert response.status_code == 202
-    assert response.json["params"] == {"filename": None, "format": fmt, "size_bytes": len(JSON if fmt != "csv" else CSV)}
-    assert stored_upload(uow, response.json["id"])[3] == (JSON if fmt != "csv" else CSV)
+    assert response.json["params"] == {"filename": None, "format": fmt, "size_bytes": len(body)}
+    assert stored_upload(uow, response.json["id"])[3] == body
 
 
 def test_a_large_body_is_stored_in_chunks_and_read_back_whole(client, admin_headers, uow, settings):
