@@ -10,13 +10,12 @@ from __future__ import annotations
 import copy
 import io
 import json
-import uuid
 
 import pytest
 from marshmallow import RAISE, Schema, fields
 from sqlalchemy import text
 
-from conftest import login
+from conftest import login, wait_for_job
 
 PROBLEM = "application/problem+json"
 # What an attacker would add to a body: identities, ownership, roles, versions, states.
@@ -137,11 +136,8 @@ def test_no_agent_can_raise_its_own_or_anyone_elses_role(client, make_user, engi
     assert client.get("/api/users", headers=login(client, agent.email)).status_code == 403
 
 
-def test_fields_beyond_the_case_columns_in_an_uploaded_file_set_nothing(client, uow, make_user):
+def test_fields_beyond_the_case_columns_in_an_uploaded_file_set_nothing(client, uow, make_user, worker):
     """A file is a write too: extra keys are kept in the raw record, never applied to the case."""
-    from domain.ingestion import ingest_upload
-    from domain.job_runner import run_job
-
     admin, agent = make_user("admin"), make_user("call_center_agent")
     case = {"case_id": "MA-1", "bank_code": "HDFC", "borrower_name": "Asha Rao", "loan_amount": "1000.00",
             "due_amount": "100.00", "days_past_due": 10, "priority": "Low", "region": "North",
@@ -150,8 +146,8 @@ def test_fields_beyond_the_case_columns_in_an_uploaded_file_set_nothing(client, 
     response = client.post("/api/cases/upload", data={"file": (io.BytesIO(json.dumps([case]).encode()), "x.json")},
                            content_type="multipart/form-data", headers=login(client, admin.email))
     assert response.status_code == 202, response.get_data(as_text=True)
-    job_id = response.json["id"]
-    assert run_job(uuid.UUID(job_id), uow, ingest_upload, max_attempts=3) == "succeeded"
+    headers = login(client, admin.email)
+    assert wait_for_job(client, headers, response.json["id"])["state"] == "succeeded"
     with uow() as u:
         stored = u.connection.execute(text(
             "SELECT id, status::text, assigned_to, amount_recovered, version, team::text, created_at > now() - "
