@@ -89,8 +89,11 @@ def _process_commands(settings) -> dict[str, list[str]]:
     celery = [python, "-m", "celery", "-A", "worker.celery_app"]
     home = settings.home
     return {
+        # threads: a slow client streaming a large upload holds one thread, not a whole worker,
+        # and the worker keeps answering its heartbeat (sync workers are killed after 30 s)
         "web": [python, "-m", "gunicorn", "--bind", f"0.0.0.0:{settings.port}",
-                "--workers", str(settings.web_workers), "web:create_app()"],  # JSON request logs come from the app
+                "--workers", str(settings.web_workers), "--worker-class", "gthread", "--threads", "4",
+                "--timeout", "120", "web:create_app()"],  # JSON request logs come from the app
         # two workers: a long ingest never holds up assignment and analytics
         "worker-ingest": celery + ["worker", "-Q", "ingest", "-c", "1", "-n", "ingest@%h", "--loglevel", "INFO"],
         "worker-default": celery + ["worker", "-Q", "default", "-c", "2", "-n", "default@%h", "--loglevel", "INFO"],

@@ -35,6 +35,15 @@ def _database_url(raw: str | None) -> str | None:
     return raw
 
 
+# field -> its variable; zero would mean an endless loop or a system that does nothing
+_MUST_BE_POSITIVE = {
+    "upload_chunk_bytes": "UPLOAD_CHUNK_BYTES", "max_upload_bytes": "MAX_UPLOAD_BYTES",
+    "job_max_attempts": "JOB_MAX_ATTEMPTS", "web_workers": "WEB_CONCURRENCY",
+    "task_time_limit_seconds": "TASK_TIME_LIMIT_SECONDS", "job_stale_seconds": "JOB_STALE_SECONDS",
+    "access_token_minutes": "ACCESS_TOKEN_MINUTES", "refresh_token_days": "REFRESH_TOKEN_DAYS",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -107,9 +116,14 @@ class Settings:
                 )
             if self.embedded:
                 raise ConfigError("DCOE_ENV=production needs DATABASE_URL and REDIS_URL")
+            if self.flower_password == "password123":
+                raise ConfigError("DCOE_ENV=production needs FLOWER_PASSWORD set (not the demo password)")
         for f in fields(self):
             if f.type == "int" and getattr(self, f.name) < 0:
                 raise ConfigError(f"{f.name.upper()} must not be negative")
+        for name, variable in _MUST_BE_POSITIVE.items():
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{variable} must be at least 1")
 
     def with_urls(self, database_url: str, redis_url: str) -> "Settings":
         """A copy pointing at the given servers."""

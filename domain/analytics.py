@@ -125,7 +125,7 @@ def refresh_summary(job: Job, uow, progress) -> dict:
     """Job handler: compute the summary, store it as the latest snapshot, return it."""
     progress.set_total(1)
     as_of = uow.jobs.now()  # the transaction's start: every change committed before it counts
-    summary = summarize(uow.analytics.cells(uow.analytics.routing_bands(), AGING_BUCKETS),
+    summary = summarize(uow.analytics.cells(uow.assignment.bands(), AGING_BUCKETS),
                         uow.analytics.agents(), as_of)
     progress.advance(1, force=True)  # checkpoint: a refresh cancelled by now stores nothing
     uow.analytics.add_snapshot(summary, as_of=as_of, job_id=job.id)

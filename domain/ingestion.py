@@ -16,7 +16,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from domain import case_rules, readers
 from domain.case_rules import check_row
-from domain.cases import OPEN_STATUSES, CaseStatus
+from domain.cases import OPEN_STATUSES
 from domain.errors import InvalidInput, JobFailed
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.routing import route
@@ -93,10 +93,12 @@ def ingest_upload(job: Job, uow, progress) -> dict:
     store.keep_errors(job.id)
     progress.set_total(total)  # also a cancel checkpoint before cases change
     store.serialize_writers()
+    # an assignment run updates the same open cases in its own order: take turns, never deadlock
+    uow.assignment.serialize_runs()
     released = 0
     if store.lock_moving_cases():
         released = store.release_moving_cases(job.id, open_statuses=[s.value for s in OPEN_STATUSES],
-                                              pending=CaseStatus.PENDING.value, reason=RELEASE_REASON)
+                                              reason=RELEASE_REASON)
     store.refresh_cases(job.id)
     inserted = store.insert_cases(job.id)
     rejected = store.rejected_count()

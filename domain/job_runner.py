@@ -81,6 +81,8 @@ def _run_locked(job_id, work, control, handler, max_attempts) -> str:
         return "failed: attempts exhausted"
     job = control.jobs.claim(job_id)
     control.commit()
+    if job is None:
+        return "skipped: cancelled or finished meanwhile"
     log.info("job started", extra={"job_id": str(job_id), "job_type": job.type.value, "attempt": job.attempts})
     progress = Progress(control, job_id)
     try:
@@ -109,11 +111,17 @@ def _fail(control, job_id, title: str, detail: str) -> None:
 
 def fail_unexpectedly(job_id: uuid.UUID, uow_factory: UowFactory, exc: BaseException) -> None:
     """Record a crash that exhausted its retries; the client sees the kind of error, no trace."""
+    fail(job_id, uow_factory, "Internal error",
+         f"processing failed ({type(exc).__name__}); the job was retried and gave up")
+
+
+def fail(job_id: uuid.UUID, uow_factory: UowFactory, title: str, detail: str) -> None:
+    """End an unfinished job as failed with this reason (its work was already rolled back)."""
     with uow_factory() as control:
         job = control.jobs.get(job_id)
         if job is None or job.state.finished:
             return
-        _fail(control, job_id, "Internal error", f"processing failed ({type(exc).__name__}); the job was retried and gave up")
+        _fail(control, job_id, title, detail)
 
 
 def reconcile(uow, enqueue, *, stale_seconds: int, max_attempts: int) -> dict:

@@ -62,17 +62,24 @@ def new_job(job_type: JobType, params: dict, created_by: int | None) -> Job:
     return Job(id=uuid.uuid4(), type=job_type, state=JobState.QUEUED, params=params, created_by=created_by)
 
 
-def get_job(uow, job_id: uuid.UUID, viewer: Viewer) -> Job:
+def get_job(uow, job_id: uuid.UUID, viewer: Viewer, *, for_update: bool = False) -> Job:
     """The job, if the viewer may see it; NotFound otherwise (existence is not leaked)."""
-    job = uow.jobs.get(job_id)
+    job = uow.jobs.get(job_id, for_update=for_update)
     if job is None or not (viewer.is_admin or job.created_by == viewer.user_id):
         raise NotFound(f"job {job_id} not found")
     return job
 
 
+def list_jobs(uow, viewer: Viewer, *, job_type: str | None, state: str | None,
+              after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Job]:
+    """Jobs newest first (keyset after `after`); non-admins see only their own."""
+    return uow.jobs.list(created_by=None if viewer.is_admin else viewer.user_id, job_type=job_type,
+                         state=state, after=after, limit=limit)
+
+
 def cancel_job(uow, job_id: uuid.UUID, viewer: Viewer) -> Job:
     """Cancel a queued job now; ask a running one to stop at its next checkpoint."""
-    job = get_job(uow, job_id, viewer)
+    job = get_job(uow, job_id, viewer, for_update=True)  # a job finishing meanwhile gets its 409
     if job.state.finished:
         raise Conflict(f"job {job_id} already {job.state.value}")
     uow.jobs.request_cancel(job_id)
@@ -90,7 +97,7 @@ def submit(uow, job: Job, enqueue: Enqueue) -> Job:
     try:
         enqueue(job)
     except Exception:  # noqa: BLE001 - the broker may be down; the reconciler covers it
-        return job
+        return uow.jobs.get(job.id)
     uow.jobs.mark_enqueued(job.id)
     uow.commit()
-    return job
+    return uow.jobs.get(job.id)  # as stored: created_at and the rest filled in

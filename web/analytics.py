@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 
 from flask import Response, json
 from flask_jwt_extended import current_user
 from web.smorest import Blueprint
 
-from dcoe.queue import CeleryJobQueue
+from dcoe import debounce
 from domain import analytics
 from web.auth import admin_required
 from web.extensions import celery_client, enqueue, redis_client, unit_of_work
 from web.jobs import accepted
 from web.schemas.analytics import SummarySchema
 from web.schemas.jobs import JobSchema
-
-log = logging.getLogger(__name__)
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
                 description="The collection summary, computed by a worker and kept as snapshots")
@@ -72,16 +69,7 @@ def refresh():
 
 def refresh_soon() -> None:
     """Ask for a debounced refresh after a case changed; never raises (the change stands anyway)."""
-    try:
-        later = CeleryJobQueue(celery_client(), countdown=analytics.REFRESH_DEBOUNCE_SECONDS)
-        with unit_of_work() as uow:
-            analytics.debounced_refresh(uow, later, _first_in_window)
-    except Exception:  # noqa: BLE001 - beat refreshes within ANALYTICS_INTERVAL_SECONDS regardless
-        log.warning("could not request an analytics refresh", exc_info=True)
-
-
-def _first_in_window(name: str, seconds: int) -> bool:
-    return bool(redis_client().set(name, 1, nx=True, ex=seconds))
+    debounce.refresh_soon(celery_client, redis_client, unit_of_work)
 
 
 def _accepted_job(job) -> Response:

@@ -9,7 +9,6 @@ from flask_jwt_extended import jwt_required
 from web.smorest import Blueprint
 
 from domain import jobs as job_cases
-from domain.errors import InvalidInput
 from web.auth import viewer
 from web.extensions import unit_of_work
 from web.pagination import decode_cursor, page
@@ -38,16 +37,10 @@ def get_job(job_id: uuid.UUID):
 @blp.response(200, JobPageSchema)
 def list_jobs(args):
     """Jobs, newest first; non-admins see only their own."""
-    after = decode_cursor(args["cursor"])
-    if after is not None:
-        try:
-            after = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
-        except (ValueError, IndexError, TypeError):
-            raise InvalidInput("cursor is not valid", {"cursor": ["not a cursor this API issued"]}) from None
-    me = viewer()
+    after = decode_cursor(args["cursor"], datetime.fromisoformat, uuid.UUID)
     with unit_of_work() as uow:
-        items = uow.jobs.list(created_by=None if me.is_admin else me.user_id, job_type=args.get("type"),
-                              state=args.get("state"), after=after, limit=args["limit"] + 1)
+        items = job_cases.list_jobs(uow, viewer(), job_type=args.get("type"), state=args.get("state"),
+                                    after=tuple(after) if after else None, limit=args["limit"] + 1)
     return page(items, args["limit"], key=lambda j: [j.created_at.isoformat(), str(j.id)])
 
 

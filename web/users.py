@@ -6,22 +6,17 @@ from flask_jwt_extended import current_user
 from web.smorest import Blueprint
 
 from domain import users as user_cases
-from domain.errors import InvalidInput
 from web.auth import admin_required
 from web.extensions import unit_of_work
-from web.pagination import decode_cursor, page
+from web.pagination import decode_cursor, page, strict_int
 from web.schemas.users import UserCreateSchema, UserListArgs, UserPageSchema, UserSchema, UserUpdateSchema
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Users and roles (admin only)")
 
 
 def _after_id(cursor: str | None) -> int | None:
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    if len(values) != 1 or type(values[0]) is not int:
-        raise InvalidInput("cursor is not valid", {"cursor": ["not a cursor this API issued"]})
-    return values[0]
+    values = decode_cursor(cursor, strict_int)
+    return values[0] if values else None
 
 
 def _role(value: str | None) -> user_cases.Role | None:

@@ -6,11 +6,12 @@ import uuid
 from functools import partial
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError
 
 from dcoe import runtime
 from dcoe.queue import CeleryJobQueue
-from domain.job_runner import fail_unexpectedly, run_job
+from domain.job_runner import fail, fail_unexpectedly, run_job
 from domain.store.engine import get_engine
 from domain.store.uow import UnitOfWork
 
@@ -32,6 +33,11 @@ def execute(task: Task, job_id: str, handler) -> str:
     settings = runtime.settings()
     try:
         return run_job(uuid.UUID(job_id), uow_factory(), handler, max_attempts=settings.job_max_attempts)
+    except SoftTimeLimitExceeded:  # running it again would only time out again
+        log.warning("job timed out", extra={"job_id": job_id})
+        fail(uuid.UUID(job_id), uow_factory(), "Timed out",
+             f"the job ran longer than TASK_TIME_LIMIT_SECONDS ({settings.task_time_limit_seconds} s) allows")
+        return "failed"
     except Exception as exc:  # noqa: BLE001 - anything unplanned: retry with backoff, then fail
         if task.request.retries < settings.job_max_attempts - 1:
             log.warning("job crashed; retrying", extra={"job_id": job_id, "error": type(exc).__name__})

@@ -8,8 +8,8 @@ from sqlalchemy import Connection, ColumnElement, case, delete, extract, func, i
 
 from domain.analytics import Agent, Cell
 from domain.cases import CaseStatus
-from domain.routing import DEFAULT_BANDS, Band
-from domain.store.tables import analytics_snapshots, assignment_bands, cases_processed, jobs, users
+from domain.routing import Band
+from domain.store.tables import analytics_snapshots, cases_processed, jobs, users
 from domain.users import TEAM_OF_ROLE, Role, Team
 
 _LOCK_NAMESPACE = 7265005  # advisory lock class of analytics (jobs use 7265002)
@@ -30,13 +30,6 @@ def _band_of(column, bands: list[tuple[str, int | None]]) -> ColumnElement:
 class AnalyticsStore:
     def __init__(self, conn: Connection):
         self.conn = conn
-
-    def routing_bands(self) -> list[Band]:
-        """The routing bands in force (the defaults if none were ever stored)."""
-        rows = self.conn.execute(
-            select(assignment_bands.c.team, assignment_bands.c.max_dpd).order_by(assignment_bands.c.position)
-        )
-        return [Band(Team(r.team), r.max_dpd) for r in rows] or list(DEFAULT_BANDS)
 
     def cells(self, bands: list[Band], buckets) -> list[Cell]:
         """All cases grouped by agent, status, routed team and aging bucket: one scan."""

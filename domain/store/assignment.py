@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from domain.assignment import Candidate, Plan
 from domain.cases import CaseStatus
 from domain.routing import Band
+from domain.store.releases import release_cases
 from domain.store.tables import assignment_bands, team_rotation, users
 from domain.users import TEAM_OF_ROLE, Role, Team
 
@@ -62,32 +63,12 @@ _APPLY = """
     SELECT team::text, agent_id, count(*) FROM assigned GROUP BY team, agent_id
 """
 
-# Locks the agent's open cases first, so each history row names the status it really left.
-_RELEASE = """
-    WITH held AS (
-        SELECT id, status FROM cases_processed
-        WHERE assigned_to = :agent AND status <> CAST(:resolved AS case_status)
-        FOR UPDATE
-    ), released AS (
-        UPDATE cases_processed c
-           SET assigned_to = NULL, status = CAST(:pending AS case_status),
-               version = c.version + 1, updated_at = statement_timestamp()
-          FROM held h
-         WHERE c.id = h.id
-        RETURNING c.id, h.status::text AS status_before
-    ), ended AS (
-        UPDATE case_assignments a SET released_at = statement_timestamp(), release_reason = :reason
-        FROM released r WHERE a.case_pk = r.id AND a.released_at IS NULL
-    ), history AS (
-        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, comment)
-        SELECT r.id, statement_timestamp(), :by, h.kind, h.from_value, h.to_value, :reason
-        FROM released r CROSS JOIN LATERAL (VALUES
-            ('assignment'::history_kind, CAST(:agent AS text), NULL),
-            ('status'::history_kind, r.status_before, CAST(:pending AS text))
-        ) AS h(kind, from_value, to_value)
-        WHERE h.kind = 'assignment' OR h.from_value <> h.to_value
-    )
-    SELECT count(*) FROM released
+# The agent's open cases, locked first, so each history row names the status it really left.
+_AGENT_CASES = """
+    SELECT id, assigned_to AS agent, status AS status_before, CAST(:reason AS text) AS reason
+    FROM cases_processed
+    WHERE assigned_to = :agent AND status <> CAST(:resolved AS case_status)
+    FOR UPDATE
 """
 
 
@@ -155,12 +136,12 @@ class AssignmentStore:
     def release_agent_cases(self, user_id: int, *, by: int | None, reason: str) -> int:
         """Take an agent's open cases back: unassigned, Pending, assignment ended, history written."""
         self.serialize_runs()
-        return self.conn.execute(text(_RELEASE), {
-            "agent": user_id, "by": by, "reason": reason,
-            "resolved": CaseStatus.RESOLVED.value, "pending": CaseStatus.PENDING.value,
-        }).scalar_one()
+        return release_cases(self.conn, _AGENT_CASES,
+                             {"agent": user_id, "reason": reason, "resolved": CaseStatus.RESOLVED.value},
+                             by=by, job_id=None)
 
     def bands(self) -> list[Band]:
+        """The routing bands in force, in order (the migration seeds them; replacements keep one at least)."""
         rows = self.conn.execute(select(assignment_bands.c.team, assignment_bands.c.max_dpd)
                                  .order_by(assignment_bands.c.position))
         return [Band(Team(team), max_dpd) for team, max_dpd in rows]

@@ -15,7 +15,10 @@ def get_engine(database_url: str) -> Engine:
         engine = _engines.get(database_url)
         if engine is None:
             engine = _engines[database_url] = create_engine(
-                database_url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800
+                database_url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800,
+                hide_parameters=True,  # bound values (emails, comments) never reach a log line
+                # every timestamp leaves the database in UTC; an unreachable server fails fast
+                connect_args={"options": "-c TimeZone=UTC", "connect_timeout": 5},
             )
         return engine
 

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select, text
 
+from domain.store.releases import release_cases
 from domain.store.staging import STAGING, Stager
 from domain.store.tables import ingest_errors
 
@@ -84,33 +85,19 @@ class IngestStore:
                 FOR UPDATE OF p) moving
         """)).scalar_one()
 
-    def release_moving_cases(self, job_id: uuid.UUID, *, open_statuses: list[str], pending: str, reason: str) -> int:
-        """Unassign the open, assigned cases that move team; end their assignment, write history.
+    def release_moving_cases(self, job_id: uuid.UUID, *, open_statuses: list[str], reason: str) -> int:
+        """Release the open, assigned cases that move team (locked by `lock_moving_cases`).
 
         `reason` is the history comment, '{team}' standing for the new team. Returns how many.
+        Their version moves once, when `refresh_cases` writes the new team.
         """
-        return self.conn.execute(text(f"""
-            WITH released AS (
-                UPDATE cases_processed p SET assigned_to = NULL, status = CAST(:pending AS case_status)
-                FROM cases_processed old JOIN {STAGING} s ON s.case_id = old.case_id
-                WHERE p.id = old.id AND s.error_fields IS NULL AND old.team <> s.team
-                  AND old.assigned_to IS NOT NULL AND old.status = ANY(CAST(:open AS case_status[]))
-                RETURNING p.id, old.assigned_to AS agent, old.status::text AS old_status,
-                          replace(:reason, '{{team}}', s.team::text) AS reason
-            ), ended AS (
-                UPDATE case_assignments a SET released_at = now(), release_reason = r.reason
-                FROM released r WHERE a.case_pk = r.id AND a.released_at IS NULL
-            ), history AS (
-                INSERT INTO case_status_history (case_pk, by, kind, from_value, to_value, comment, job_id)
-                SELECT r.id, NULL, CAST(h.kind AS history_kind), h.from_value, h.to_value, r.reason, :job_id
-                FROM released r CROSS JOIN LATERAL (VALUES
-                    (1, 'assignment', r.agent::text, NULL),
-                    (2, 'status', r.old_status, CAST(:pending AS text))) AS h(seq, kind, from_value, to_value)
-                WHERE h.kind = 'assignment' OR h.from_value <> h.to_value
-                ORDER BY r.id, h.seq
-            )
-            SELECT count(*) FROM released
-        """), {"job_id": job_id, "open": open_statuses, "pending": pending, "reason": reason}).scalar_one()
+        return release_cases(self.conn, f"""
+            SELECT p.id, p.assigned_to AS agent, p.status AS status_before,
+                   replace(:reason, '{{team}}', s.team::text) AS reason
+            FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
+            WHERE s.error_fields IS NULL AND p.team <> s.team
+              AND p.assigned_to IS NOT NULL AND p.status = ANY(CAST(:open AS case_status[]))
+        """, {"open": open_statuses, "reason": reason}, by=None, job_id=job_id, clock="now()", touch=False)
 
     def serialize_writers(self) -> None:
         """Wait for other ingest jobs writing cases; held until this transaction ends.

@@ -28,7 +28,8 @@ class UserStore:
     def get(self, user_id: int, *, for_update: bool = False) -> User | None:
         query = select(users).where(users.c.id == user_id)
         if for_update:
-            query = query.with_for_update()
+            # NO KEY UPDATE: history rows naming the user (a foreign key) may still be written
+            query = query.with_for_update(key_share=True)
         row = self.conn.execute(query).first()
         return _to_user(row) if row else None
 

@@ -17,6 +17,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql+psycopg://dcoe@db:5432/dcoe",
     "REDIS_URL": "redis://redis:6379/0",
     "JWT_SECRET_KEY": STRONG_SECRET,
+    "FLOWER_PASSWORD": "a-real-flower-password",
 }
 
 
@@ -116,3 +117,16 @@ def test_env_example_documents_exactly_the_variables_config_reads():
 def test_a_platforms_postgres_url_is_used_with_the_psycopg_driver(environ, given):
     environ(DATABASE_URL=given)
     assert Settings.from_env().database_url == "postgresql+psycopg://u:p@db:5432/dcoe"
+
+
+def test_production_refuses_the_demo_flower_password(environ):
+    environ(**{**PRODUCTION, "FLOWER_PASSWORD": "password123"})
+    with pytest.raises(ConfigError, match="FLOWER_PASSWORD"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("name", ["UPLOAD_CHUNK_BYTES", "JOB_MAX_ATTEMPTS", "WEB_CONCURRENCY"])
+def test_a_zero_that_would_stall_the_system_is_refused(environ, name):
+    environ(**{name: "0"})
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env()
