@@ -220,6 +220,17 @@ def agent_headers(client, make_user):
     return make
 
 
+def eventually(check, timeout: float = 30.0, what: str = "the condition", every: float = 0.1):
+    """Poll `check` until it returns something truthy; returns that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what}: not reached within {timeout}s")
+
+
 def wait_for_job(client, headers, job_id, timeout=60, states=("succeeded", "failed", "cancelled")) -> dict:
     """Poll a job until it reaches one of `states`."""
     deadline = time.monotonic() + timeout

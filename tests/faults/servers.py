@@ -12,7 +12,7 @@ from pgserver._commands import pg_ctl
 from sqlalchemy.engine import make_url
 
 from dcoe.runtime import redis_client_url
-from faults.system import eventually
+from conftest import eventually
 
 
 class Servers:

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -17,24 +16,13 @@ import requests
 from celery import Celery
 from sqlalchemy import text
 
-from conftest import ROOT, settings_env
+from conftest import ROOT, eventually, settings_env
 from dcoe.config import Settings
 
 if TYPE_CHECKING:
     from faults.servers import Servers
 
 FINISHED = ("succeeded", "failed", "cancelled")
-
-
-def eventually(check, timeout: float, what: str, every: float = 0.1):
-    """Poll `check` until it returns something truthy; returns that value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"{what}: not reached within {timeout}s")
 
 
 class System:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from faults.system import case_ids, eventually
+from conftest import eventually
+from faults.system import case_ids
 
 pytestmark = pytest.mark.slow
 

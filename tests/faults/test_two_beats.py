@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from faults.system import case_ids, eventually
+from conftest import eventually
+from faults.system import case_ids
 
 pytestmark = pytest.mark.slow
 

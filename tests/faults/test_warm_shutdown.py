@@ -7,7 +7,8 @@ import signal
 
 import pytest
 
-from faults.system import case_ids, eventually
+from conftest import eventually
+from faults.system import case_ids
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from faults.system import case_ids, eventually
+from conftest import eventually
+from faults.system import case_ids
 
 pytestmark = pytest.mark.slow
 

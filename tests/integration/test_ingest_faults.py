@@ -5,27 +5,16 @@ import io
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from celery import Celery
 from sqlalchemy import text
 
-from conftest import ROOT, Worker, settings_env
+from conftest import ROOT, Worker, eventually, settings_env
 from domain import ingestion
 from domain.jobs import JobState
 
 ROWS = 200_000
-
-
-def eventually(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def the_job(uow, job_id):

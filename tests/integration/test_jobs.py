@@ -1,7 +1,6 @@
 """Jobs through the HTTP API and a real Celery worker: poll, list, cancel, lost and killed work."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -9,7 +8,7 @@ import pytest
 from celery import Celery
 from sqlalchemy import func, text
 
-from conftest import Worker, login, wait_for_job
+from conftest import Worker, eventually, login, wait_for_job
 from dcoe.queue import CeleryJobQueue, task_routes
 from domain.job_runner import reconcile, run_job
 from domain.jobs import JobState, JobType
@@ -18,17 +17,6 @@ from domain.users import Role
 PROBLEM = "application/problem+json"
 JOB_FIELDS = {"id", "type", "state", "progress", "params", "result", "error", "created_by", "created_at",
               "started_at", "finished_at"}
-
-
-def _eventually(check, timeout=30.0, what="the condition"):
-    """Poll `check` until it returns something truthy; returns that value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def _stored(uow, job_id):
@@ -174,8 +162,8 @@ def test_a_job_whose_worker_was_killed_mid_way_is_run_again_by_another(
             # the analytics job reads the cases: it is stuck mid-way, in the database, until we let go
             blocker.execute(text("LOCK TABLE cases_processed IN ACCESS EXCLUSIVE MODE"))
             celery_client.send_task("analytics.refresh", args=[str(job_id)], queue=queue)
-            _eventually(lambda: _stored(uow, job_id).state is JobState.RUNNING, 60, "the doomed worker's claim")
-            _eventually(lambda: _blocked_on_a_lock(engine), 30, "the job waiting on the cases")
+            eventually(lambda: _stored(uow, job_id).state is JobState.RUNNING, 60, "the doomed worker's claim")
+            eventually(lambda: _blocked_on_a_lock(engine), 30, "the job waiting on the cases")
             doomed.kill()
     finally:
         doomed.stop()
@@ -185,14 +173,14 @@ def test_a_job_whose_worker_was_killed_mid_way_is_run_again_by_another(
         with uow() as u:
             return not u.jobs.is_locked(job_id)
 
-    _eventually(lock_released, 30, "the dead worker's lock to go")
+    eventually(lock_released, 30, "the dead worker's lock to go")
 
     def reconciled():
         with uow() as u:
             return reconcile(u, CeleryJobQueue(celery_client), stale_seconds=settings.job_stale_seconds,
                              max_attempts=settings.job_max_attempts)["requeued"]
 
-    _eventually(reconciled, 30, "the reconciler's requeue")
+    eventually(reconciled, 30, "the reconciler's requeue")
     job = wait_for_job(client, admin_headers, job_id, timeout=60)
     assert job["state"] == "succeeded", job
     assert _stored(uow, job_id).attempts == 2

@@ -15,7 +15,8 @@ import pytest
 import requests
 from celery import Celery
 
-from faults.system import FINISHED, eventually
+from conftest import eventually
+from faults.system import FINISHED
 
 pytestmark = pytest.mark.slow
 
