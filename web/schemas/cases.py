@@ -10,7 +10,7 @@ from domain.cases import CaseStatus, HistoryKind, Priority
 from domain.users import Team
 from web.converters import MAX_ID
 from web.schemas.assignment import MAX_DPD
-from web.schemas.common import StrictSchema, utc_datetime
+from web.schemas.common import PageArgs, StrictSchema, utc_datetime
 
 CENT = Decimal("0.01")
 
@@ -54,7 +54,7 @@ class CasePageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class CaseListArgs(StrictSchema):
+class CaseListArgs(PageArgs):
     assigned_to = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     unassigned = fields.Boolean(metadata={"description": "true: unassigned cases only; false: assigned only"})
     status = fields.Enum(CaseStatus, by_value=True)
@@ -66,8 +66,6 @@ class CaseListArgs(StrictSchema):
     max_dpd = fields.Integer(validate=validate.Range(min=0, max=MAX_DPD))
     q = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "case_id prefix"})
     sort = fields.String(load_default="id", validate=validate.OneOf(SORTS))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None)
 
 
 class StatusUpdateSchema(StrictSchema):

@@ -24,6 +24,8 @@ class ReadySchema(Schema):
 
 
 class PageArgs(StrictSchema):
+    """The `limit` and `cursor` of every list (keyset pagination)."""
+
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(load_default=None)
 

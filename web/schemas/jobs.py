@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.jobs import JobState, JobType
-from web.schemas.common import StrictSchema, utc_datetime
+from web.schemas.common import PageArgs, utc_datetime
 
 
 class ProgressSchema(Schema):
@@ -32,11 +32,9 @@ class JobSchema(Schema):
     finished_at = utc_datetime()
 
 
-class JobListArgs(StrictSchema):
+class JobListArgs(PageArgs):
     type = fields.String(validate=validate.OneOf([t.value for t in JobType]))
     state = fields.String(validate=validate.OneOf([s.value for s in JobState]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None)
 
 
 class JobPageSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.users import Role
-from web.schemas.common import StrictSchema, utc_datetime
+from web.schemas.common import PageArgs, StrictSchema, utc_datetime
 
 ROLES = [r.value for r in Role]
 
@@ -58,11 +58,9 @@ class UserUpdateSchema(StrictSchema):
     password = fields.String(load_only=True, validate=validate.Length(min=8, max=1024))
 
 
-class UserListArgs(StrictSchema):
+class UserListArgs(PageArgs):
     role = fields.String(validate=validate.OneOf(ROLES))
     active = fields.Boolean()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None)
 
 
 class UserPageSchema(Schema):
