@@ -98,9 +98,20 @@ def _process_commands(settings) -> dict[str, list[str]]:
         "worker-ingest": celery + ["worker", "-Q", "ingest", "-c", "1", "-n", "ingest@%h", "--loglevel", "INFO"],
         "worker-default": celery + ["worker", "-Q", "default", "-c", "2", "-n", "default@%h", "--loglevel", "INFO"],
         "beat": celery + ["beat", "--schedule", str(home / "celerybeat-schedule"), "--loglevel", "INFO"],
-        "flower": celery + ["flower", f"--port={settings.flower_port}",
-                            f"--basic_auth={settings.flower_user}:{settings.flower_password}"],
+        "flower": celery + ["flower", f"--port={settings.flower_port}"],  # auth: see _process_env
     }
+
+
+def _process_env(name: str, settings) -> dict[str, str]:
+    """The environment of one of the system's processes.
+
+    Flower's credentials travel in its environment (FLOWER_BASIC_AUTH, which Flower reads), not
+    on its command line, where every user of the machine could read them with `ps`.
+    """
+    env = os.environ.copy()
+    if name == "flower":
+        env["FLOWER_BASIC_AUTH"] = f"{settings.flower_user}:{settings.flower_password}"
+    return env
 
 
 @main.command()
@@ -114,7 +125,7 @@ def standalone(no_seed: bool) -> None:
     upgrade(settings.database_url)
     if not no_seed:
         _print_demo(_seed())
-    procs = {name: subprocess.Popen(cmd, env=os.environ.copy())
+    procs = {name: subprocess.Popen(cmd, env=_process_env(name, settings))
              for name, cmd in _process_commands(settings).items()}
     click.echo(f"API      http://localhost:{settings.port}/api   (docs: /api-docs)")
     click.echo(f"Flower   http://localhost:{settings.flower_port}   (user {settings.flower_user})")
@@ -150,8 +161,9 @@ def _supervise(procs: dict[str, subprocess.Popen]) -> None:
 
 
 def _exec(name: str) -> None:
-    cmd = _process_commands(_settings())[name]
-    os.execv(cmd[0], cmd)
+    settings = _settings()
+    cmd = _process_commands(settings)[name]
+    os.execve(cmd[0], cmd, _process_env(name, settings))
 
 
 @main.command()

@@ -14,7 +14,7 @@ import requests
 import yaml
 
 from conftest import ROOT, settings_env
-from dcoe.cli import _process_commands
+from dcoe.cli import _process_commands, _process_env
 
 
 def _free_port() -> int:
@@ -23,10 +23,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_flower_command_carries_basic_auth_from_the_settings(settings):
-    command = _process_commands(replace(settings, flower_user="ops", flower_password="s3cret-flower"))["flower"]
-    assert "--basic_auth=ops:s3cret-flower" in command
+def test_flower_gets_basic_auth_from_the_settings_and_never_on_its_command_line(settings):
+    secured = replace(settings, flower_user="ops", flower_password="s3cret-flower")
+    command = _process_commands(secured)["flower"]
+    assert _process_env("flower", secured)["FLOWER_BASIC_AUTH"] == "ops:s3cret-flower"
+    assert not any("s3cret-flower" in arg for arg in command)  # `ps` would show it to everyone
     assert not any(arg.startswith(("--auth=", "--unix_socket")) for arg in command)  # no other way in
+    assert "FLOWER_BASIC_AUTH" not in _process_env("web", secured)
 
 
 def test_docker_compose_runs_flower_behind_a_required_password():
@@ -44,9 +47,10 @@ def test_docker_compose_runs_flower_behind_a_required_password():
 @pytest.mark.slow
 def test_a_running_flower_answers_401_without_the_password(settings):
     port = _free_port()
-    command = _process_commands(replace(settings, flower_port=port, flower_user="ops",
-                                        flower_password="s3cret-flower"))["flower"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=settings_env(settings), stdout=subprocess.DEVNULL,
+    secured = replace(settings, flower_port=port, flower_user="ops", flower_password="s3cret-flower")
+    command = _process_commands(secured)["flower"]
+    env = settings_env(settings, FLOWER_BASIC_AUTH=_process_env("flower", secured)["FLOWER_BASIC_AUTH"])
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
