@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import current_app
-from web.smorest import Blueprint
-from sqlalchemy import text
 
+from domain.store.engine import database_answers
 from web.extensions import celery_client, engine, redis_client
 from web.metrics import queue_depths
 from web.schemas.common import HealthSchema, ReadySchema
+from web.smorest import Blueprint
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness and readiness")
 
@@ -35,13 +35,10 @@ def ready():
 
 
 def _check_database() -> str:
-    try:
-        with engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+    if database_answers(engine()):
         return "ok"
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
-        current_app.logger.warning("readiness: database check failed")
-        return "unavailable"
+    current_app.logger.warning("readiness: database check failed")
+    return "unavailable"
 
 
 def _check_redis() -> str:

@@ -29,3 +29,13 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose(close=False)
         _engines.clear()
+
+
+def database_answers(engine: Engine) -> bool:
+    """True when the database runs a trivial query."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "does not answer"
+        return False
