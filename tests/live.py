@@ -16,13 +16,13 @@ from conftest import ROOT, settings_env
 
 
 @contextmanager
-def gunicorn(settings, workers: int = 2, **env):
+def gunicorn(settings, workers: int = 2, threads: int = 1, **env):
     """Serve the API of `settings` until the block ends; yields its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "web:create_app()"]
+           "--threads", str(threads), "web:create_app()"]
     log = open(ROOT / "var" / f"test-gunicorn-{os.getpid()}.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, env=settings_env(settings, **env), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)

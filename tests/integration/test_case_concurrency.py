@@ -2,19 +2,13 @@
 version check let exactly one writer win, and history records exactly the changes that won."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
 import pytest
 import requests
 
-from conftest import ROOT, settings_env
+from live import gunicorn
 
 WRITERS = 8
 
@@ -22,29 +16,8 @@ WRITERS = 8
 @pytest.fixture(scope="module")
 def server(settings):
     """The API under gunicorn (2 workers x 8 threads) on a free port; its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
-           "web:create_app()"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=settings_env(settings, LOGIN_RATE_LIMIT="1000 per minute"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # still booting
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
+    with gunicorn(settings, workers=2, threads=8, LOGIN_RATE_LIMIT="1000 per minute") as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
 
 
 def bearer(base, email) -> dict:
