@@ -37,9 +37,9 @@ _PLAN_TABLE = """
     ) ON COMMIT DROP
 """
 
-# One statement: the guarded UPDATE decides which cases are assigned; their assignment rows and
-# history come from its RETURNING, so a case skipped because it changed since it was read (its
-# version moved) leaves no trace. Each case's history rows come out in VALUES order.
+# One statement: the guarded UPDATE decides which cases are assigned, and each one's
+# case_assignments row (its whole record: agent, actor, job, status move) comes from its RETURNING,
+# so a case skipped because it changed since it was read (its version moved) leaves no trace.
 _APPLY = """
     WITH assigned AS (
         UPDATE cases_processed c
@@ -49,23 +49,15 @@ _APPLY = """
          WHERE c.id = p.case_pk AND c.version = p.version AND c.assigned_to IS NULL
         RETURNING p.case_pk, p.agent_id, p.team, p.status_before, p.status_after
     ), recorded AS (
-        INSERT INTO case_assignments (case_pk, assigned_to, assigned_by, job_id, assigned_at)
-        SELECT case_pk, agent_id, :by, :job_id, statement_timestamp() FROM assigned
-    ), history AS (
-        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, job_id)
-        SELECT a.case_pk, statement_timestamp(), :by, h.kind, h.from_value, h.to_value, :job_id
-        FROM assigned a CROSS JOIN LATERAL (VALUES
-            ('assignment'::history_kind, NULL, a.agent_id::text),
-            ('status'::history_kind, a.status_before::text, a.status_after::text)
-        ) AS h(kind, from_value, to_value)
-        WHERE h.kind = 'assignment' OR a.status_before <> a.status_after
+        INSERT INTO case_assignments (case_pk, assigned_to, assigned_by, job_id, assigned_at, status_from, status_to)
+        SELECT case_pk, agent_id, :by, :job_id, statement_timestamp(), status_before, status_after FROM assigned
     )
     SELECT team::text, agent_id, count(*) FROM assigned GROUP BY team, agent_id
 """
 
-# The agent's open cases, locked first, so each history row names the status it really left.
+# The agent's open cases, locked, so each status move recorded names the status it really left.
 _AGENT_CASES = """
-    SELECT id, assigned_to AS agent, status AS status_before, CAST(:reason AS text) AS reason
+    SELECT id, status AS status_before, CAST(:reason AS text) AS reason
     FROM cases_processed
     WHERE assigned_to = :agent AND status <> CAST(:resolved AS case_status)
     FOR UPDATE
@@ -136,9 +128,9 @@ class AssignmentStore:
     def release_agent_cases(self, user_id: int, *, by: int | None, reason: str) -> int:
         """Take an agent's open cases back: unassigned, Pending, assignment ended, history written."""
         self.serialize_runs()
-        return release_cases(self.conn, _AGENT_CASES,
-                             {"agent": user_id, "reason": reason, "resolved": CaseStatus.RESOLVED.value},
-                             by=by, job_id=None)
+        params = {"agent": user_id, "reason": reason, "resolved": CaseStatus.RESOLVED.value}
+        self.conn.execute(text(_AGENT_CASES), params)  # lock first (see release_cases)
+        return release_cases(self.conn, _AGENT_CASES, params, by=by, job_id=None)
 
     def bands(self) -> list[Band]:
         """The routing bands in force, in order (the migration seeds them; replacements keep one at least)."""

@@ -1,7 +1,7 @@
 """Processed cases: read one (optionally locked), list with keyset pagination, change status, history."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select, tuple_, update
+from sqlalchemy import Connection, func, insert, select, text, tuple_, update
 
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import Case, CaseStatus, HistoryEntry, HistoryKind, Priority
@@ -10,7 +10,6 @@ from domain.users import Team
 from domain.workflow import StatusChange
 
 _c = cases_processed.c
-_h = case_status_history.c
 
 
 def _to_case(row) -> Case:
@@ -23,16 +22,36 @@ def _to_case(row) -> Case:
     )
 
 
-def _user_id(value: str | None) -> int | str | None:
-    # assignment entries keep user ids as text (the columns also hold statuses)
-    return int(value) if value is not None and value.isdigit() else value
+# A case's history: its status moves, and from each of its assignments the start, the status
+# move the assignment made and the end. In time order; entries of one statement (an assignment
+# and its move, a release and its move) share its time and come in `seq` order. Every writer
+# takes the case's row lock in an earlier statement, so time order is the order of the changes.
+_HISTORY = """
+    SELECT at, by, kind, from_value, to_value, comment FROM (
+        SELECT at, by, 'status' AS kind, from_value::text, to_value::text, comment, 2 AS seq, id
+        FROM case_status_history WHERE case_pk = :case_pk
+        UNION ALL
+        SELECT assigned_at, assigned_by, 'assignment', NULL, assigned_to::text, NULL, 0, id
+        FROM case_assignments WHERE case_pk = :case_pk
+        UNION ALL
+        SELECT assigned_at, assigned_by, 'status', status_from::text, status_to::text, NULL, 1, id
+        FROM case_assignments WHERE case_pk = :case_pk AND status_from <> status_to
+        UNION ALL
+        SELECT released_at, released_by, 'assignment', assigned_to::text, NULL, release_reason, 0, id
+        FROM case_assignments WHERE case_pk = :case_pk AND released_at IS NOT NULL
+    ) entries
+    ORDER BY at, seq, id
+"""
 
 
 def _to_entry(row) -> HistoryEntry:
     kind = HistoryKind(row.kind)
-    convert = _user_id if kind is HistoryKind.ASSIGNMENT else (lambda v: v)
-    return HistoryEntry(at=row.at, by=row.by, kind=kind, from_value=convert(row.from_value),
-                        to_value=convert(row.to_value), comment=row.comment)
+    if kind is HistoryKind.ASSIGNMENT:  # user ids
+        from_value, to_value = (None if v is None else int(v) for v in (row.from_value, row.to_value))
+    else:
+        from_value, to_value = row.from_value, row.to_value
+    return HistoryEntry(at=row.at, by=row.by, kind=kind, from_value=from_value, to_value=to_value,
+                        comment=row.comment)
 
 
 def _conditions(f: CaseFilter) -> list:
@@ -96,12 +115,11 @@ class CaseStore:
             ).returning(cases_processed)
         ).one()
         self.conn.execute(insert(case_status_history).values(
-            case_pk=case_pk, at=row.updated_at, by=by, kind=HistoryKind.STATUS.value,
-            from_value=change.from_status.value, to_value=change.to_status.value, comment=change.comment,
+            case_pk=case_pk, at=row.updated_at, by=by, from_value=change.from_status.value,
+            to_value=change.to_status.value, comment=change.comment,
         ))
         return _to_case(row)
 
     def history(self, case_pk: int) -> list[HistoryEntry]:
-        """The case's entries, oldest first: in id order, the order the case's row lock let them in."""
-        rows = self.conn.execute(select(case_status_history).where(_h.case_pk == case_pk).order_by(_h.id))
-        return [_to_entry(row) for row in rows]
+        """The case's entries, oldest first (see _HISTORY)."""
+        return [_to_entry(row) for row in self.conn.execute(text(_HISTORY), {"case_pk": case_pk})]

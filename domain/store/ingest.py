@@ -92,12 +92,12 @@ class IngestStore:
         Their version moves once, when `refresh_cases` writes the new team.
         """
         return release_cases(self.conn, f"""
-            SELECT p.id, p.assigned_to AS agent, p.status AS status_before,
+            SELECT p.id, p.status AS status_before,
                    replace(:reason, '{{team}}', s.team::text) AS reason
             FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
             WHERE s.error_fields IS NULL AND p.team <> s.team
               AND p.assigned_to IS NOT NULL AND p.status = ANY(CAST(:open AS case_status[]))
-        """, {"open": open_statuses, "reason": reason}, by=None, job_id=job_id, clock="now()", touch=False)
+        """, {"open": open_statuses, "reason": reason}, by=None, job_id=job_id, touch=False)
 
     def serialize_writers(self) -> None:
         """Wait for other ingest jobs writing cases; held until this transaction ends.

@@ -33,7 +33,6 @@ case_status = Enum("Pending", "In Progress", "Resolved", "Escalated", name="case
 case_priority = Enum("Low", "Medium", "High", "Critical", name="case_priority")
 job_type = Enum("ingest", "assign", "analytics", name="job_type")
 job_state = Enum("queued", "running", "succeeded", "failed", "cancelled", name="job_state")
-history_kind = Enum("status", "assignment", name="history_kind")
 
 
 def _now():
@@ -165,28 +164,36 @@ case_assignments = Table(
     "case_assignments",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("case_pk", BigInteger, ForeignKey("cases_processed.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key to cases_processed, here or in the history: these rows are written only from
+    # the RETURNING of the UPDATE of their case, cases are never deleted, and a key check would
+    # lock each case a second time, one WAL record per row (docs/assignment.md).
+    Column("case_pk", BigInteger, nullable=False),
     Column("assigned_to", BigInteger, ForeignKey("users.id"), nullable=False),
     Column("assigned_by", BigInteger, ForeignKey("users.id")),
     Column("job_id", UUID(as_uuid=True)),
     Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # the case's status before and after it was assigned: the history shows a move when they differ
+    Column("status_from", case_status),
+    Column("status_to", case_status),
     Column("released_at", DateTime(timezone=True)),
+    Column("released_by", BigInteger, ForeignKey("users.id")),
     Column("release_reason", Text),
     # at most one active assignment per case, whatever runs concurrently
     Index("case_assignments_active_key", "case_pk", unique=True, postgresql_where=text("released_at IS NULL")),
-    Index("case_assignments_assigned_to_idx", "assigned_to"),
+    Index("case_assignments_case_idx", "case_pk", "id"),
 )
 
+# A case's history is its status moves (here) and its assignments (case_assignments: each one's
+# start, the status move it made, and its end), merged in time order by CaseStore.history.
 case_status_history = Table(
     "case_status_history",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("case_pk", BigInteger, ForeignKey("cases_processed.id", ondelete="CASCADE"), nullable=False),
+    Column("case_pk", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("by", BigInteger, ForeignKey("users.id")),
-    Column("kind", history_kind, nullable=False),
-    Column("from_value", Text),
-    Column("to_value", Text),
+    Column("from_value", case_status),
+    Column("to_value", case_status),
     Column("comment", Text),
     Column("job_id", UUID(as_uuid=True)),
     Index("case_status_history_case_idx", "case_pk", "id"),

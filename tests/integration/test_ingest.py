@@ -290,13 +290,19 @@ def test_a_refresh_moving_an_assigned_case_to_another_team_releases_it(client, a
     assert cases(uow)["M4"][7:] == ("call_center", "In Progress", agent.id, 1)
     reason = "DPD now routes the case to field"
     assignments = dict((pk, rest) for pk, *rest in query(
-        uow, "SELECT case_pk, released_at IS NOT NULL, release_reason FROM case_assignments"))
-    assert assignments == {moved: [True, reason], resolved: [False, None], pending: [True, reason],
-                           staying: [False, None]}
-    history = query(uow, "SELECT case_pk, by, kind::text, from_value, to_value, comment, job_id::text "
-                         "FROM case_status_history ORDER BY id")
-    assert sorted(history, key=lambda h: h[0]) == history  # each case's entries together, assignment first
-    assert sorted(history) == sorted([(moved, None, "assignment", str(agent.id), None, reason, job["id"]),
-                                      (moved, None, "status", "In Progress", "Pending", reason, job["id"]),
-                                      (pending, None, "assignment", str(agent.id), None, reason, job["id"])])
-    assert [h[2] for h in history if h[0] == moved] == ["assignment", "status"]
+        uow, "SELECT case_pk, released_at IS NOT NULL, released_by, release_reason FROM case_assignments"))
+    assert assignments == {moved: [True, None, reason], resolved: [False, None, None],
+                           pending: [True, None, reason], staying: [False, None, None]}
+    moves = query(uow, "SELECT case_pk, by, from_value::text, to_value::text, comment, job_id::text "
+                       "FROM case_status_history")
+    assert moves == [(moved, None, "In Progress", "Pending", reason, job["id"])]  # a Pending case makes no move
+
+    def entries(case_pk):
+        history = client.get(f"/api/cases/{case_pk}/history", headers=admin_headers).json
+        return [(h["kind"], h["from"], h["to"], h["by"], h["comment"]) for h in history]
+
+    assigned = ("assignment", None, agent.id, None, None)  # by `assign` above
+    released = ("assignment", agent.id, None, None, reason)
+    assert entries(moved) == [assigned, released, ("status", "In Progress", "Pending", None, reason)]
+    assert entries(pending) == [assigned, released]
+    assert entries(staying) == entries(resolved) == [assigned]

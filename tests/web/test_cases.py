@@ -2,13 +2,13 @@
 pages and agent isolation."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import insert, update
 
 from conftest import login
-from domain.store.tables import case_status_history, cases_processed
+from domain.store.tables import case_assignments, case_status_history, cases_processed
 
 
 @pytest.fixture
@@ -188,24 +188,33 @@ def test_a_cursor_from_another_sort_is_refused(client, admin_headers, make_case)
     assert "cursor" in response.json["errors"]
 
 
-def test_history_lists_status_and_assignment_entries_oldest_first(client, admin_headers, make_case, agents, engine):
+def test_history_merges_assignments_and_status_moves_oldest_first(client, admin_headers, make_case, agents, engine):
     (agent, agent_headers), _, _ = agents
-    case_pk = make_case(assigned_to=agent.id)
+    case_pk = make_case()
     admin_id = client.get("/api/auth/me", headers=admin_headers).json["id"]
-    rows = [dict(kind="assignment", from_value=None, to_value=str(agent.id), by=None, comment="round-robin"),
-            dict(kind="status", from_value="Pending", to_value="In Progress", by=None, comment=None),
-            dict(kind="assignment", from_value=str(agent.id), to_value=None, by=admin_id, comment="agent deactivated")]
+    t = [datetime(2026, 11, 28, 9, minute, tzinfo=timezone.utc) for minute in range(3)]
     with engine.begin() as conn:
-        for row in rows:
-            conn.execute(insert(case_status_history).values(case_pk=case_pk, **row))
-    history = client.get(f"/api/cases/{case_pk}/history", headers=agent_headers)
+        # assigned by a beat run at t0 (Pending -> In Progress), escalated by the agent at t1,
+        # released by an admin at t2 (the release's status move at the same time)
+        conn.execute(insert(case_assignments).values(
+            case_pk=case_pk, assigned_to=agent.id, assigned_by=None, assigned_at=t[0], status_from="Pending",
+            status_to="In Progress", released_at=t[2], released_by=admin_id, release_reason="agent deactivated"))
+        conn.execute(insert(case_status_history), [
+            dict(case_pk=case_pk, at=t[2], by=admin_id, from_value="Escalated", to_value="Pending",
+                 comment="agent deactivated"),
+            dict(case_pk=case_pk, at=t[1], by=agent.id, from_value="In Progress", to_value="Escalated",
+                 comment="promised to pay, then vanished")])
+    history = client.get(f"/api/cases/{case_pk}/history", headers=admin_headers)
     assert history.status_code == 200
     assert [{k: e[k] for k in ("kind", "from", "to", "by", "comment")} for e in history.json] == [
-        {"kind": "assignment", "from": None, "to": agent.id, "by": None, "comment": "round-robin"},
+        {"kind": "assignment", "from": None, "to": agent.id, "by": None, "comment": None},
         {"kind": "status", "from": "Pending", "to": "In Progress", "by": None, "comment": None},
+        {"kind": "status", "from": "In Progress", "to": "Escalated", "by": agent.id,
+         "comment": "promised to pay, then vanished"},
         {"kind": "assignment", "from": agent.id, "to": None, "by": admin_id, "comment": "agent deactivated"},
+        {"kind": "status", "from": "Escalated", "to": "Pending", "by": admin_id, "comment": "agent deactivated"},
     ]
-    assert all(datetime.fromisoformat(e["at"]).utcoffset() is not None for e in history.json)
+    assert [datetime.fromisoformat(e["at"]) for e in history.json] == [t[0], t[0], t[1], t[2], t[2]]
 
 
 def test_a_case_without_history_has_an_empty_list(client, admin_headers, make_case):

@@ -124,15 +124,15 @@ def test_an_admin_cannot_deactivate_or_demote_itself(client, admin_headers):
     assert client.patch(f"/api/users/{admin_id}", json={"name": "Still Admin"}, headers=admin_headers).status_code == 200
 
 
-def assignment_state(engine, case_pk):
+def assignment_state(client, engine, admin_headers, case_pk):
+    """The case, its assignment rows (ended?, by, why) and its history as the API shows it."""
     with engine.connect() as conn:
         case = conn.execute(text("SELECT assigned_to, status::text, version FROM cases_processed WHERE id = :c"),
                             {"c": case_pk}).one()
-        rows = conn.execute(text("SELECT released_at IS NOT NULL, release_reason FROM case_assignments "
+        rows = conn.execute(text("SELECT released_at IS NOT NULL, released_by, release_reason FROM case_assignments "
                                  "WHERE case_pk = :c"), {"c": case_pk}).all()
-        history = conn.execute(text("SELECT by, kind::text, from_value, to_value, comment FROM case_status_history "
-                                    "WHERE case_pk = :c ORDER BY id"), {"c": case_pk}).all()
-    return case, rows, history
+    history = client.get(f"/api/cases/{case_pk}/history", headers=admin_headers).json
+    return case, [tuple(r) for r in rows], [(h["by"], h["kind"], h["from"], h["to"], h["comment"]) for h in history]
 
 
 @pytest.mark.parametrize(("change", "reason"), [({"active": False}, "agent deactivated"),
@@ -149,17 +149,19 @@ def test_an_agent_leaving_its_team_gives_back_its_open_cases(client, engine, adm
 
     assert client.patch(f"/api/users/{agent.id}", json=change, headers=admin_headers).status_code == 200
 
+    assigned = (None, "assignment", None, agent.id, None)  # make_case's assignment
     for case_pk, status_before in ((working, "In Progress"), (escalated, "Escalated"), (pending, "Pending")):
-        case, rows, history = assignment_state(engine, case_pk)
+        case, rows, history = assignment_state(client, engine, admin_headers, case_pk)
         assert (case.assigned_to, case.status, case.version) == (None, "Pending", 2)
-        assert rows == [(True, reason)]
-        expected = [(admin_id, "assignment", str(agent.id), None, reason)]
+        assert rows == [(True, admin_id, reason)]
+        expected = [assigned, (admin_id, "assignment", agent.id, None, reason)]
         if status_before != "Pending":
             expected.append((admin_id, "status", status_before, "Pending", reason))
-        assert [tuple(h) for h in history] == expected
+        assert history == expected
     for case_pk, owner, status in ((resolved, agent.id, "Resolved"), (theirs, other.id, "In Progress")):
-        case, rows, history = assignment_state(engine, case_pk)
-        assert (case.assigned_to, case.status, case.version, rows, history) == (owner, status, 1, [(False, None)], [])
+        case, rows, history = assignment_state(client, engine, admin_headers, case_pk)
+        assert (case.assigned_to, case.status, case.version) == (owner, status, 1)
+        assert (rows, history) == ([(False, None, None)], [(None, "assignment", None, owner, None)])
 
 
 def test_renaming_an_agent_keeps_its_cases(client, engine, admin_headers, make_user, make_case):
@@ -167,5 +169,5 @@ def test_renaming_an_agent_keeps_its_cases(client, engine, admin_headers, make_u
     case_pk = make_case(assigned_to=agent.id, status="In Progress")
     assert client.patch(f"/api/users/{agent.id}", json={"name": "Still Here", "active": True},
                         headers=admin_headers).status_code == 200
-    case, rows, history = assignment_state(engine, case_pk)
-    assert (case.assigned_to, rows, history) == (agent.id, [(False, None)], [])
+    case, rows, history = assignment_state(client, engine, admin_headers, case_pk)
+    assert (case.assigned_to, rows, history) == (agent.id, [(False, None, None)], [(None, "assignment", None, agent.id, None)])

@@ -1,0 +1,80 @@
+"""assignment history read from case_assignments; audit rows without a key check on their case
+
+An assignment run wrote, per case, one case_assignments row and two history rows (the assignment
+and its status move), and PostgreSQL checked each row's foreign key to cases_processed by locking
+the case again — a lock written to the WAL per row, on a case the same statement had just updated
+(docs/assignment.md measures it). Now:
+- a case_assignments row is the whole record of an assignment: who, by whom, the status move it
+  made (status_from/status_to) and, once it ends, when, by whom and why (released_by is new);
+- case_status_history keeps the status moves of users and of releases only, typed as statuses;
+- neither table has a foreign key to cases_processed: their rows are written only from the
+  RETURNING of the UPDATE of their case, and cases are never deleted.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-28
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('case_assignments', sa.Column('status_from', sa.Enum(name='case_status', create_type=False)))
+    op.add_column('case_assignments', sa.Column('status_to', sa.Enum(name='case_status', create_type=False)))
+    op.add_column('case_assignments', sa.Column('released_by', sa.BigInteger(), sa.ForeignKey('users.id')))
+    # the actor of each past release was only in its history row
+    op.execute("""
+        UPDATE case_assignments a SET released_by = h.by
+        FROM case_status_history h
+        WHERE h.kind = 'assignment' AND h.case_pk = a.case_pk AND h.to_value IS NULL
+          AND h.from_value = a.assigned_to::text AND h.at = a.released_at
+    """)
+    op.execute("DELETE FROM case_status_history WHERE kind = 'assignment'")
+    op.drop_column('case_status_history', 'kind')
+    op.execute('DROP TYPE history_kind')
+    for column in ('from_value', 'to_value'):
+        op.alter_column('case_status_history', column, type_=sa.Enum(name='case_status', create_type=False),
+                        postgresql_using=f'{column}::case_status')
+    op.drop_constraint('case_assignments_case_pk_fkey', 'case_assignments', type_='foreignkey')
+    op.drop_constraint('case_status_history_case_pk_fkey', 'case_status_history', type_='foreignkey')
+    # the case's history reads every assignment of a case; nothing looks assignments up by agent
+    op.drop_index('case_assignments_assigned_to_idx', table_name='case_assignments')
+    op.create_index('case_assignments_case_idx', 'case_assignments', ['case_pk', 'id'])
+
+
+def downgrade() -> None:
+    op.drop_index('case_assignments_case_idx', table_name='case_assignments')
+    op.create_index('case_assignments_assigned_to_idx', 'case_assignments', ['assigned_to'])
+    op.create_foreign_key('case_status_history_case_pk_fkey', 'case_status_history', 'cases_processed',
+                          ['case_pk'], ['id'], ondelete='CASCADE')
+    op.create_foreign_key('case_assignments_case_pk_fkey', 'case_assignments', 'cases_processed',
+                          ['case_pk'], ['id'], ondelete='CASCADE')
+    for column in ('from_value', 'to_value'):
+        op.alter_column('case_status_history', column, type_=sa.Text(), postgresql_using=f'{column}::text')
+    history_kind = sa.Enum('status', 'assignment', name='history_kind')
+    history_kind.create(op.get_bind())
+    op.add_column('case_status_history', sa.Column('kind', history_kind, nullable=False, server_default='status'))
+    op.alter_column('case_status_history', 'kind', server_default=None)
+    # the history rows the assignments stood for: start, status move, end
+    op.execute("""
+        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, comment, job_id)
+        SELECT case_pk, at, by, kind::history_kind, from_value, to_value, comment, job_id FROM (
+            SELECT case_pk, assigned_at AS at, assigned_by AS by, 'assignment' AS kind, NULL AS from_value,
+                   assigned_to::text AS to_value, NULL AS comment, job_id, id, 1 AS seq FROM case_assignments
+            UNION ALL
+            SELECT case_pk, assigned_at, assigned_by, 'status', status_from::text, status_to::text, NULL, job_id, id, 2
+            FROM case_assignments WHERE status_from IS DISTINCT FROM status_to
+            UNION ALL
+            SELECT case_pk, released_at, released_by, 'assignment', assigned_to::text, NULL, release_reason, job_id,
+                   id, 3
+            FROM case_assignments WHERE released_at IS NOT NULL
+        ) entries ORDER BY at, id, seq
+    """)
+    op.drop_column('case_assignments', 'released_by')
+    op.drop_column('case_assignments', 'status_to')
+    op.drop_column('case_assignments', 'status_from')
