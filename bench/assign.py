@@ -9,7 +9,7 @@ reloads the same cases and times, on the database alone, in a fresh state each t
   - the bare set-based UPDATE of the same rows (assigned_to, status, version, updated_at) — the
     reference of the acceptance criterion;
   - the same writes as the run done by one SQL statement (round-robin by a window function, the
-    UPDATE, one case_assignments row and the history rows per case) — what the audit trail costs.
+    UPDATE, one case_assignments row per case) — what the audit trail costs.
 Without DATABASE_URL/REDIS_URL it runs embedded servers under var/bench-assign.
 """
 from __future__ import annotations
@@ -53,14 +53,8 @@ SAME_WRITES_IN_SQL = """
          WHERE c.id = r.id
         RETURNING c.id, c.assigned_to, r.status AS status_before
     ), recorded AS (
-        INSERT INTO case_assignments (case_pk, assigned_to, assigned_by)
-        SELECT id, assigned_to, %(admin)s FROM assigned
-    ), history AS (
-        INSERT INTO case_status_history (case_pk, by, kind, from_value, to_value)
-        SELECT a.id, %(admin)s, h.kind, h.from_value, h.to_value
-        FROM assigned a CROSS JOIN LATERAL (VALUES
-            ('assignment'::history_kind, NULL, a.assigned_to::text),
-            ('status'::history_kind, a.status_before::text, 'In Progress')) AS h(kind, from_value, to_value)
+        INSERT INTO case_assignments (case_pk, assigned_to, assigned_by, status_from, status_to)
+        SELECT id, assigned_to, %(admin)s, status_before, 'In Progress' FROM assigned
     )
     SELECT count(*) FROM assigned
 """

@@ -60,20 +60,29 @@ def downgrade() -> None:
     history_kind.create(op.get_bind())
     op.add_column('case_status_history', sa.Column('kind', history_kind, nullable=False, server_default='status'))
     op.alter_column('case_status_history', 'kind', server_default=None)
-    # the history rows the assignments stood for: start, status move, end
+    # the history rows the assignments stood for (start, status move, end) among the status moves,
+    # rewritten in the order the history shows them: 0001 reads a case's history in id order
     op.execute("""
-        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, comment, job_id)
-        SELECT case_pk, at, by, kind::history_kind, from_value, to_value, comment, job_id FROM (
-            SELECT case_pk, assigned_at AS at, assigned_by AS by, 'assignment' AS kind, NULL AS from_value,
-                   assigned_to::text AS to_value, NULL AS comment, job_id, id, 1 AS seq FROM case_assignments
+        CREATE TEMP TABLE history_rows ON COMMIT DROP AS
+        SELECT case_pk, at, by, kind::history_kind, from_value, to_value, comment, job_id, seq, id FROM (
+            SELECT case_pk, at, by, 'status' AS kind, from_value, to_value, comment, job_id, 2 AS seq, id
+            FROM case_status_history
             UNION ALL
-            SELECT case_pk, assigned_at, assigned_by, 'status', status_from::text, status_to::text, NULL, job_id, id, 2
-            FROM case_assignments WHERE status_from IS DISTINCT FROM status_to
+            SELECT case_pk, assigned_at, assigned_by, 'assignment', NULL, assigned_to::text, NULL, job_id, 0, id
+            FROM case_assignments
+            UNION ALL
+            SELECT case_pk, assigned_at, assigned_by, 'status', status_from::text, status_to::text, NULL, job_id, 1, id
+            FROM case_assignments WHERE status_from <> status_to
             UNION ALL
             SELECT case_pk, released_at, released_by, 'assignment', assigned_to::text, NULL, release_reason, job_id,
-                   id, 3
+                   0, id
             FROM case_assignments WHERE released_at IS NOT NULL
-        ) entries ORDER BY at, id, seq
+        ) entries
+    """)
+    op.execute("DELETE FROM case_status_history")
+    op.execute("""
+        INSERT INTO case_status_history (case_pk, at, by, kind, from_value, to_value, comment, job_id)
+        SELECT case_pk, at, by, kind, from_value, to_value, comment, job_id FROM history_rows ORDER BY at, seq, id
     """)
     op.drop_column('case_assignments', 'released_by')
     op.drop_column('case_assignments', 'status_to')
