@@ -59,9 +59,10 @@ STATUS_ON_ASSIGNMENT = {CaseStatus.PENDING: CaseStatus.IN_PROGRESS}
 _PRIORITY_RANK = {p.value: rank for rank, p in enumerate(Priority)}
 
 
-def assignment_order(case: Candidate) -> tuple:
-    """The contract's order: priority (Critical first), then due amount (highest first), then id."""
-    return -_PRIORITY_RANK[case.priority], -case.due_amount, case.id
+def reverse_assignment_order(case: Candidate) -> tuple:
+    """The contract's order, reversed: sorted(..., reverse=True) deals Critical first, then the highest
+    due amount, then the lowest id. (No negated Decimals: a run may build a million keys.)"""
+    return _PRIORITY_RANK[case.priority], case.due_amount, -case.id
 
 
 def resume_index(agents: Sequence[int], start_after: int | None) -> int:
@@ -78,7 +79,8 @@ def plan_round_robin(cases: Iterable[Candidate], agents: Iterable[int], *, start
         return []
     start = resume_index(agents, start_after)
     dealer = cycle(agents[start:] + agents[:start])
-    return [Assignment(case, agent) for case, agent in zip(sorted(cases, key=assignment_order), dealer)]
+    ordered = sorted(cases, key=reverse_assignment_order, reverse=True)  # linear when they come ordered
+    return [Assignment(case, agent) for case, agent in zip(ordered, dealer)]
 
 
 def plan_assignment(candidates: Iterable[Candidate], agents: dict[Team, list[int]],

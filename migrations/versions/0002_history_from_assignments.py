@@ -7,8 +7,11 @@ the case again — a lock written to the WAL per row, on a case the same stateme
 - a case_assignments row is the whole record of an assignment: who, by whom, the status move it
   made (status_from/status_to) and, once it ends, when, by whom and why (released_by is new);
 - case_status_history keeps the status moves of users and of releases only, typed as statuses;
-- neither table has a foreign key to cases_processed: their rows are written only from the
-  RETURNING of the UPDATE of their case, and cases are never deleted.
+- neither table has a foreign key to cases_processed, and case_assignments none to users: their
+  rows are written only from the RETURNING of the UPDATE of their case, whose own key
+  (cases_processed.assigned_to -> users) the same statement checks; the actor is the job's creator
+  (jobs.created_by -> users) or the admin making the request; cases and users are never deleted.
+  A key check is a trigger call per row (three per assignment), and for a case a row lock too.
 
 Revision ID: 0002
 Revises: 0001
@@ -26,7 +29,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column('case_assignments', sa.Column('status_from', sa.Enum(name='case_status', create_type=False)))
     op.add_column('case_assignments', sa.Column('status_to', sa.Enum(name='case_status', create_type=False)))
-    op.add_column('case_assignments', sa.Column('released_by', sa.BigInteger(), sa.ForeignKey('users.id')))
+    op.add_column('case_assignments', sa.Column('released_by', sa.BigInteger()))
     # the actor of each past release was only in its history row
     op.execute("""
         UPDATE case_assignments a SET released_by = h.by
@@ -42,6 +45,8 @@ def upgrade() -> None:
                         postgresql_using=f'{column}::case_status')
     op.drop_constraint('case_assignments_case_pk_fkey', 'case_assignments', type_='foreignkey')
     op.drop_constraint('case_status_history_case_pk_fkey', 'case_status_history', type_='foreignkey')
+    for column in ('assigned_to', 'assigned_by'):
+        op.drop_constraint(f'case_assignments_{column}_fkey', 'case_assignments', type_='foreignkey')
     # the case's history reads every assignment of a case; nothing looks assignments up by agent
     op.drop_index('case_assignments_assigned_to_idx', table_name='case_assignments')
     op.create_index('case_assignments_case_idx', 'case_assignments', ['case_pk', 'id'])
@@ -50,6 +55,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('case_assignments_case_idx', table_name='case_assignments')
     op.create_index('case_assignments_assigned_to_idx', 'case_assignments', ['assigned_to'])
+    for column in ('assigned_to', 'assigned_by'):
+        op.create_foreign_key(f'case_assignments_{column}_fkey', 'case_assignments', 'users', [column], ['id'])
     op.create_foreign_key('case_status_history_case_pk_fkey', 'case_status_history', 'cases_processed',
                           ['case_pk'], ['id'], ondelete='CASCADE')
     op.create_foreign_key('case_assignments_case_pk_fkey', 'case_assignments', 'cases_processed',
