@@ -11,10 +11,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import cycle
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from domain.cases import CaseStatus, Priority
 from domain.jobs import Job, JobType, new_job, submit
+from domain.readers import ReadAhead
 from domain.routing import Band, route, validate_bands
 from domain.users import Team
 
@@ -49,7 +50,7 @@ class Plan:
 
     def counts(self) -> Counter:
         """Planned cases per (team, agent id)."""
-        return Counter((team, a.agent_id) for team, team_plan in self.assignments.items() for a in team_plan)
+        return planned_counts(self.assignments)
 
 
 # An assigned case starts being worked (a move of the workflow's TRANSITIONS table); only Pending
@@ -57,6 +58,7 @@ class Plan:
 STATUS_ON_ASSIGNMENT = {CaseStatus.PENDING: CaseStatus.IN_PROGRESS}
 
 _PRIORITY_RANK = {p.value: rank for rank, p in enumerate(Priority)}
+_BATCH = 50_000  # candidates dealt and applied per round (each round a cancel checkpoint)
 
 
 def reverse_assignment_order(case: Candidate) -> tuple:
@@ -72,39 +74,75 @@ def resume_index(agents: Sequence[int], start_after: int | None) -> int:
     return bisect_right(agents, start_after) % len(agents)
 
 
+def rotation_from(agents: Iterable[int], start_after: int | None) -> Iterator[int]:
+    """A team's agents in id order, endlessly, resuming after `start_after`."""
+    agents = sorted(agents)
+    start = resume_index(agents, start_after)
+    return cycle(agents[start:] + agents[:start])
+
+
 def plan_round_robin(cases: Iterable[Candidate], agents: Iterable[int], *, start_after: int | None) -> list[Assignment]:
     """Deal one team's cases, in the contract's order, to its agents in id order, resuming after `start_after`."""
-    agents = sorted(agents)
+    agents = list(agents)
     if not agents:
         return []
-    start = resume_index(agents, start_after)
-    dealer = cycle(agents[start:] + agents[:start])
     ordered = sorted(cases, key=reverse_assignment_order, reverse=True)  # linear when they come ordered
-    return [Assignment(case, agent) for case, agent in zip(ordered, dealer)]
+    return [Assignment(case, agent) for case, agent in zip(ordered, rotation_from(agents, start_after))]
+
+
+class Dealer:
+    """Deals a run's cases: each routed by its current DPD, then round-robin within its team.
+
+    The cases come in batches (a run streams a million), in the contract's order across batches;
+    a case out of that order is refused rather than dealt out of turn.
+    """
+
+    def __init__(self, agents: dict[Team, list[int]], rotation: dict[Team, int | None], bands: Sequence[Band]):
+        self._bands = bands
+        self._team_of_dpd: dict[int, Team] = {}  # a million cases have a few hundred distinct DPDs
+        self._rotations = {team: rotation_from(ids, rotation.get(team)) for team, ids in agents.items() if ids}
+        self._last_key: tuple | None = None
+        self.last_agents: dict[Team, int] = {}
+        self.left_unassigned: Counter = Counter()
+
+    def deal(self, cases: Iterable[Candidate]) -> dict[Team, list[Assignment]]:
+        """The next batch's assignments per team; teams without an active agent are counted as left."""
+        dealt: dict[Team, list[Assignment]] = defaultdict(list)
+        last_key = self._last_key
+        for case in cases:
+            key = reverse_assignment_order(case)
+            if last_key is not None and key >= last_key:
+                raise ValueError(f"case {case.id} comes out of the contract's order")
+            last_key = key
+            team = self._team(case.days_past_due)
+            rotation = self._rotations.get(team)
+            if rotation is None:
+                self.left_unassigned[team] += 1
+            else:
+                dealt[team].append(Assignment(case, next(rotation)))
+        self._last_key = last_key
+        for team, team_plan in dealt.items():
+            self.last_agents[team] = team_plan[-1].agent_id
+        return dict(dealt)
+
+    def _team(self, days_past_due: int) -> Team:
+        team = self._team_of_dpd.get(days_past_due)
+        if team is None:
+            team = self._team_of_dpd[days_past_due] = route(days_past_due, self._bands)
+        return team
 
 
 def plan_assignment(candidates: Iterable[Candidate], agents: dict[Team, list[int]],
                     rotation: dict[Team, int | None], bands: Sequence[Band]) -> Plan:
-    """Route every candidate by its current DPD, then deal each team's cases round-robin."""
-    by_team: dict[Team, list[Candidate]] = defaultdict(list)
-    team_of_dpd: dict[int, Team] = {}  # a million cases have a few hundred distinct DPDs
-    for case in candidates:
-        team = team_of_dpd.get(case.days_past_due)
-        if team is None:
-            team = team_of_dpd[case.days_past_due] = route(case.days_past_due, bands)
-        by_team[team].append(case)
-    plan = Plan()
-    for team in Team:
-        cases = by_team.pop(team, None)
-        if not cases:
-            continue
-        if not agents.get(team):
-            plan.left_unassigned[team] = len(cases)
-            continue
-        team_plan = plan_round_robin(cases, agents[team], start_after=rotation.get(team))
-        plan.assignments[team] = team_plan
-        plan.last_agents[team] = team_plan[-1].agent_id
-    return plan
+    """The whole plan at once, for candidates in any order: route each by its DPD, deal each team round-robin."""
+    dealer = Dealer(agents, rotation, bands)
+    assignments = dealer.deal(sorted(candidates, key=reverse_assignment_order, reverse=True))
+    return Plan(assignments, dict(dealer.left_unassigned), dealer.last_agents)
+
+
+def planned_counts(assignments: dict[Team, list[Assignment]]) -> Counter:
+    """Cases per (team, agent id)."""
+    return Counter((team, a.agent_id) for team, team_plan in assignments.items() for a in team_plan)
 
 
 def result(counts: Counter, left_unassigned: dict[Team, int], *, dry_run: bool) -> dict:
@@ -124,20 +162,30 @@ def result(counts: Counter, left_unassigned: dict[Team, int], *, dry_run: bool) 
 
 
 def run_assignment(job: Job, uow, progress) -> dict:
-    """The assign job: plan every open unassigned case, then apply the plan in the job's transaction."""
+    """The assign job: deal every open unassigned case, applying each batch as it is dealt, in one transaction.
+
+    The candidates are read and dealt in a thread while PostgreSQL applies the previous batch.
+    """
     dry_run = bool(job.params.get("dry_run", False))
     store = uow.assignment
     store.serialize_runs()  # held until commit: runs and agent releases take turns
-    candidates = store.candidates()
-    progress.set_total(len(candidates))
-    plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
+    dealer = Dealer(store.active_agents(), store.rotation(), store.bands())
+    progress.set_total(store.count_candidates())
     progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
-    if dry_run:
-        return result(plan.counts(), plan.left_unassigned, dry_run=True)
-    applied = store.apply(plan, STATUS_ON_ASSIGNMENT, by=job.created_by, job_id=job.id)
-    store.save_rotation(plan.last_agents)
-    progress.advance(sum(applied.values()), force=True)
-    return result(applied, plan.left_unassigned, dry_run=False)
+    counts: Counter = Counter()
+    done = 0
+    with store.candidates(_BATCH) as batches, ReadAhead((len(b), dealer.deal(b)) for b in batches) as dealt:
+        for size, assignments in dealt:
+            if dry_run:
+                counts += planned_counts(assignments)
+            else:
+                counts += store.apply(assignments, STATUS_ON_ASSIGNMENT, by=job.created_by, job_id=job.id)
+            done += size
+            progress.advance(done)  # also a cancel checkpoint
+    if not dry_run:
+        store.save_rotation(dealer.last_agents)
+    progress.advance(done, force=True)
+    return result(counts, dealer.left_unassigned, dry_run=dry_run)
 
 
 def request_assignment(uow, enqueue, *, dry_run: bool, created_by: int | None) -> Job:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from contextlib import contextmanager
+from functools import partial
 from operator import itemgetter
+from typing import Iterator
 
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from domain.assignment import Candidate, Plan
+from domain.assignment import Assignment, Candidate
 from domain.cases import CaseStatus
 from domain.routing import Band
 from domain.store.releases import release_cases
@@ -20,22 +23,23 @@ from domain.users import TEAM_OF_ROLE, Role, Team
 _RUN_LOCK = (7265004, 1)
 
 # The literal predicate of the partial index cases_unassigned_idx, so a run over a mostly
-# assigned table reads the index, not the table (a bound parameter would not match it). In the
-# contract's order (the planner's rule, which it applies again): PostgreSQL sorts a million rows
-# in a fraction of what Python takes, and Python's sort of ordered input is linear.
+# assigned table reads the index, not the table (a bound parameter would not match it). A run
+# reads them in the contract's order, which its Dealer checks (the rule is the planner's):
+# sorted here, they can be dealt and applied batch by batch as they arrive.
 _CANDIDATES = """
     SELECT id, days_past_due, priority::text, due_amount, status::text, version
     FROM cases_processed
     WHERE assigned_to IS NULL AND status <> 'Resolved'
-    ORDER BY priority DESC, due_amount DESC, id
 """
+# the table's enum column, not the text one selected (a bare name would sort alphabetically)
+_IN_CONTRACT_ORDER = "ORDER BY cases_processed.priority DESC, due_amount DESC, id"
 
 # Enough memory for the sort of the candidates, the plan's hash join and the RETURNING set of a
 # million rows, in this transaction only (the default 4MB spills them to disk).
 _WORK_MEM = "256MB"
 
 _PLAN_TABLE = """
-    CREATE TEMP TABLE assignment_plan (
+    CREATE TEMP TABLE IF NOT EXISTS assignment_plan (
         case_pk bigint NOT NULL, agent_id bigint NOT NULL, team team NOT NULL, version integer NOT NULL,
         status_before case_status NOT NULL, status_after case_status NOT NULL
     ) ON COMMIT DROP
@@ -76,13 +80,28 @@ class AssignmentStore:
         """Wait for, then hold until the transaction ends, the lock of assignment runs."""
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), _RUN_LOCK)))
 
-    def candidates(self) -> list[Candidate]:
-        """Every open, unassigned case, streamed through a server-side cursor into tuples."""
-        self._roomy_work_mem()  # the sort of a million candidates
-        with self._driver().cursor(name="assignment_candidates", row_factory=lambda _: Candidate._make) as cursor:
-            cursor.itersize = 50_000
-            cursor.execute(_CANDIDATES)
-            return list(cursor)
+    def count_candidates(self) -> int:
+        """How many open, unassigned cases there are."""
+        return self.conn.execute(text(f"SELECT count(*) FROM ({_CANDIDATES}) candidates")).scalar_one()
+
+    @contextmanager
+    def candidates(self, batch: int) -> Iterator[Iterator[list[Candidate]]]:
+        """Every open, unassigned case in the contract's order, in lists of `batch` tuples.
+
+        Read through a server-side cursor on a connection of its own, which sees exactly what this
+        transaction saw when the batches were asked for (an exported snapshot): the batches can be
+        read in a thread while this connection applies the previous ones.
+        """
+        snapshot = self.conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+        with self.conn.engine.connect().execution_options(isolation_level="REPEATABLE READ") as reader:
+            reader.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            reader.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))  # the sort of a million candidates
+            driver = reader.connection.driver_connection
+            with driver.cursor(name="assignment_candidates", row_factory=lambda _: Candidate._make) as cursor:
+                cursor.itersize = batch
+                cursor.execute(_CANDIDATES + _IN_CONTRACT_ORDER)
+                yield iter(partial(cursor.fetchmany, batch), [])
+            reader.rollback()
 
     def active_agents(self) -> dict[Team, list[int]]:
         """Active agents' ids per team, in id order."""
@@ -110,22 +129,22 @@ class AssignmentStore:
             index_elements=[team_rotation.c.team],
             set_={"last_agent_id": stmt.excluded.last_agent_id, "updated_at": func.now()}))
 
-    def apply(self, plan: Plan, status_moves: dict[CaseStatus, CaseStatus], *, by: int | None,
-              job_id: uuid.UUID) -> Counter:
-        """Write the plan: COPY it into a temp table, then one guarded statement; counts per (team, agent)."""
-        if not plan.size:
+    def apply(self, assignments: dict[Team, list[Assignment]], status_moves: dict[CaseStatus, CaseStatus], *,
+              by: int | None, job_id: uuid.UUID) -> Counter:
+        """Write a batch of the plan: COPY it into a temp table, then one guarded statement; counts per (team, agent)."""
+        if not any(assignments.values()):
             return Counter()
         moves = {before.value: after.value for before, after in status_moves.items()}
         rows = [(case.id, agent_id, team.value, case.version, case.status, moves.get(case.status, case.status))
-                for team, team_plan in plan.assignments.items() for case, agent_id in team_plan]
+                for team, team_plan in assignments.items() for case, agent_id in team_plan]
         rows.sort(key=itemgetter(0))  # in case id order the UPDATE walks the table (nearly) sequentially
-        self._roomy_work_mem()
+        self.conn.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
         self.conn.execute(text(_PLAN_TABLE))
+        self.conn.execute(text("TRUNCATE assignment_plan"))  # the previous batch's
         with self._driver().cursor() as cursor:
             with cursor.copy("COPY assignment_plan FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        del rows
         self.conn.execute(text("ANALYZE assignment_plan"))
         counts = self.conn.execute(text(_APPLY), {"by": by, "job_id": job_id})
         return Counter({(Team(team), agent_id): n for team, agent_id, n in counts})
@@ -150,9 +169,6 @@ class AssignmentStore:
         self.conn.execute(insert(assignment_bands), [
             {"position": position, "team": band.team.value, "max_dpd": band.max_dpd}
             for position, band in enumerate(bands, start=1)])
-
-    def _roomy_work_mem(self) -> None:
-        self.conn.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
 
     def _driver(self):
         """The psycopg connection under this unit of work, for COPY and server-side cursors."""

@@ -163,12 +163,13 @@ cases_processed = Table(
 case_assignments = Table(
     "case_assignments",
     metadata,
+    # keyed by case (the history reads a case's rows by it), then by insertion
+    Column("case_pk", BigInteger, primary_key=True),
     Column("id", BigInteger, Identity(), primary_key=True),
     # No foreign keys (and none to cases in the history): a run writes a million of these rows, from
     # the RETURNING of the UPDATE of their case, which checks the agent's key itself; the actor is
     # the job's creator or the admin asking. A key check is a trigger call per row, and for the
     # case a second row lock, one WAL record each (docs/assignment.md measures them).
-    Column("case_pk", BigInteger, nullable=False),
     Column("assigned_to", BigInteger, nullable=False),
     Column("assigned_by", BigInteger),
     Column("job_id", UUID(as_uuid=True)),
@@ -181,7 +182,6 @@ case_assignments = Table(
     Column("release_reason", Text),
     # at most one active assignment per case, whatever runs concurrently
     Index("case_assignments_active_key", "case_pk", unique=True, postgresql_where=text("released_at IS NULL")),
-    Index("case_assignments_case_idx", "case_pk", "id"),
 )
 
 # A case's history is its status moves (here) and its assignments (case_assignments: each one's
@@ -189,15 +189,14 @@ case_assignments = Table(
 case_status_history = Table(
     "case_status_history",
     metadata,
+    Column("case_pk", BigInteger, primary_key=True),
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("case_pk", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("by", BigInteger, ForeignKey("users.id")),
     Column("from_value", case_status),
     Column("to_value", case_status),
     Column("comment", Text),
     Column("job_id", UUID(as_uuid=True)),
-    Index("case_status_history_case_idx", "case_pk", "id"),
 )
 
 assignment_bands = Table(

@@ -47,13 +47,22 @@ def upgrade() -> None:
     op.drop_constraint('case_status_history_case_pk_fkey', 'case_status_history', type_='foreignkey')
     for column in ('assigned_to', 'assigned_by'):
         op.drop_constraint(f'case_assignments_{column}_fkey', 'case_assignments', type_='foreignkey')
-    # the case's history reads every assignment of a case; nothing looks assignments up by agent
+    # keyed by case: the key's index serves the history's lookups, no second index to maintain;
+    # nothing looks assignments up by agent
     op.drop_index('case_assignments_assigned_to_idx', table_name='case_assignments')
-    op.create_index('case_assignments_case_idx', 'case_assignments', ['case_pk', 'id'])
+    for table, index in (('case_assignments', None), ('case_status_history', 'case_status_history_case_idx')):
+        op.drop_constraint(f'{table}_pkey', table, type_='primary')
+        op.create_primary_key(f'{table}_pkey', table, ['case_pk', 'id'])
+        if index:
+            op.drop_index(index, table_name=table)
 
 
 def downgrade() -> None:
-    op.drop_index('case_assignments_case_idx', table_name='case_assignments')
+    for table, index in (('case_assignments', None), ('case_status_history', 'case_status_history_case_idx')):
+        if index:
+            op.create_index(index, table, ['case_pk', 'id'])
+        op.drop_constraint(f'{table}_pkey', table, type_='primary')
+        op.create_primary_key(f'{table}_pkey', table, ['id'])
     op.create_index('case_assignments_assigned_to_idx', 'case_assignments', ['assigned_to'])
     for column in ('assigned_to', 'assigned_by'):
         op.create_foreign_key(f'case_assignments_{column}_fkey', 'case_assignments', 'users', [column], ['id'])

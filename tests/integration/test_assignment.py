@@ -246,11 +246,13 @@ def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, mak
     changed, kept = insert_cases(engine, [{"dpd": 1}, {"dpd": 2}])
     with uow() as work:
         store = work.assignment
-        plan = plan_assignment(store.candidates(), store.active_agents(), store.rotation(), store.bands())
+        with store.candidates(batch=100) as batches:
+            candidates = [case for batch in batches for case in batch]
+        plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
         with engine.begin() as conn:  # e.g. an admin escalates it meanwhile
             conn.execute(text("UPDATE cases_processed SET status = 'Escalated', version = version + 1 WHERE id = :c"),
                          {"c": changed})
-        applied = store.apply(plan, STATUS_ON_ASSIGNMENT, by=None, job_id=uuid.uuid4())
+        applied = store.apply(plan.assignments, STATUS_ON_ASSIGNMENT, by=None, job_id=uuid.uuid4())
         work.commit()
     assert applied == Counter({(Team.CALL_CENTER, agent): 1})
     after = cases_by_id(engine)

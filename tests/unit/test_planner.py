@@ -10,11 +10,13 @@ import pytest
 from domain.assignment import (
     STATUS_ON_ASSIGNMENT,
     Candidate,
+    Dealer,
     beat_slot_key,
     plan_assignment,
     plan_round_robin,
     result,
     resume_index,
+    reverse_assignment_order,
 )
 from domain.cases import TRANSITIONS, CaseStatus
 from domain.routing import DEFAULT_BANDS, Band
@@ -160,6 +162,31 @@ def test_plan_counts_match_the_dealt_cases():
     agents = {Team.CALL_CENTER: [1, 2]}
     plan = plan_assignment([case(k, dpd=3) for k in range(5)], agents, {}, DEFAULT_BANDS)
     assert plan.counts() == Counter({(Team.CALL_CENTER, 1): 3, (Team.CALL_CENTER, 2): 2})
+
+
+def test_a_run_dealt_in_batches_deals_as_one_plan_of_the_whole():
+    rng = random.Random(7)
+    cases = [case(k, dpd=rng.choice([3, 45, 200]), priority=rng.choice(["Low", "Medium", "High", "Critical"]),
+                  due=f"{rng.randint(1, 50)}.00") for k in range(1, 400)]
+    agents = {Team.CALL_CENTER: [1, 2, 3], Team.LEGAL: [7, 8]}
+    rotation = {Team.CALL_CENTER: 2, Team.LEGAL: None}
+    whole = plan_assignment(cases, agents, rotation, DEFAULT_BANDS)
+    dealer = Dealer(agents, rotation, DEFAULT_BANDS)
+    ordered = sorted(cases, key=reverse_assignment_order, reverse=True)
+    batches = [dealer.deal(ordered[k:k + 37]) for k in range(0, len(ordered), 37)]
+    for team in (Team.CALL_CENTER, Team.LEGAL):
+        assert [a for batch in batches for a in batch.get(team, [])] == whole.assignments[team]
+    assert dict(dealer.left_unassigned) == whole.left_unassigned and whole.left_unassigned[Team.FIELD] > 0
+    assert dealer.last_agents == whole.last_agents
+
+
+def test_the_dealer_refuses_cases_out_of_the_contract_order():
+    dealer = Dealer({Team.CALL_CENTER: [1]}, {}, DEFAULT_BANDS)
+    dealer.deal([case(1, priority="Critical"), case(2, priority="High")])
+    with pytest.raises(ValueError, match="case 3"):
+        dealer.deal([case(3, priority="Critical")])  # a later batch cannot go back to Critical
+    with pytest.raises(ValueError, match="case 4"):
+        Dealer({}, {}, DEFAULT_BANDS).deal([case(5, due="10.00"), case(4, due="10.00")])  # same rank: id order
 
 
 def test_beat_firings_within_one_interval_share_a_slot():
