@@ -145,8 +145,13 @@ class AssignmentStore:
             with cursor.copy("COPY assignment_plan FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        self.conn.execute(text("ANALYZE assignment_plan"))
-        counts = self.conn.execute(text(_APPLY), {"by": by, "job_id": job_id})
+        # A batch's cases are found by primary key, one index probe each: the planner, costing
+        # pages as if read from disk, would rather scan and hash the whole table for every batch.
+        self.conn.execute(text("SET LOCAL enable_hashjoin = off"))
+        self.conn.execute(text("SET LOCAL enable_mergejoin = off"))
+        counts = self.conn.execute(text(_APPLY), {"by": by, "job_id": job_id}).all()
+        self.conn.execute(text("RESET enable_hashjoin"))
+        self.conn.execute(text("RESET enable_mergejoin"))
         return Counter({(Team(team), agent_id): n for team, agent_id, n in counts})
 
     def release_agent_cases(self, user_id: int, *, by: int | None, reason: str) -> int:
