@@ -108,22 +108,22 @@ upload_chunks = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# An ingest job's bulk rows carry its id without a foreign key: a million rows, written by the
+# job's own transaction, would each run a key check of that one job (jobs are never deleted).
 cases_raw = Table(
     "cases_raw",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
-    Column("line_no", Integer, nullable=False),
+    Column("job_id", UUID(as_uuid=True), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
     Column("case_id", Text),
     Column("record", JSONB, nullable=False),  # the values as received, extra columns included
     Column("accepted", Boolean, nullable=False),
-    Index("cases_raw_job_line_idx", "job_id", "line_no"),
 )
 
 ingest_errors = Table(
     "ingest_errors",
     metadata,
-    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", UUID(as_uuid=True), nullable=False),
     Column("line_no", Integer, nullable=False),
     Column("case_id", Text),
     Column("field", Text, nullable=False),
@@ -152,8 +152,9 @@ cases_processed = Table(
     _now(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("resolved_at", DateTime(timezone=True)),
-    # the admin listing's default order and the agent's own-cases listing
-    Index("cases_assigned_to_idx", "assigned_to", "id"),
+    # the agent's own-cases listing and the admin's assigned_to filter (new cases, all
+    # unassigned, stay out of it)
+    Index("cases_assigned_to_idx", "assigned_to", "id", postgresql_where=text("assigned_to IS NOT NULL")),
     # the assignment run's queue: open, unassigned cases
     Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
     # the work queues' listing: a status and a team, biggest debts first, keyset on (due_amount, id)
