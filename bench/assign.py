@@ -27,6 +27,8 @@ import psycopg
 import requests
 from sqlalchemy.engine import make_url
 
+from bench.servers import servers
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "dcoe_bench_assign"
 PASSWORD = "bench-password"
@@ -58,15 +60,6 @@ SAME_WRITES_IN_SQL = """
     )
     SELECT count(*) FROM assigned
 """
-
-
-def servers() -> tuple[str, str]:
-    """(server URL, Redis URL): the configured ones, or embedded ones under var/bench-assign."""
-    os.environ.setdefault("DCOE_HOME", str(ROOT / "var" / "bench-assign"))
-    from dcoe import runtime
-
-    settings = runtime.settings()
-    return settings.database_url, settings.redis_url
 
 
 def create_database(server_url: str) -> tuple[str, str]:
@@ -192,7 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     from bench.cases import gunicorn
 
-    server_url, redis_url = servers()
+    server_url, redis_url = servers("assign")
     database_url, dsn = create_database(server_url)
     agents = create_users(database_url, args.agents)
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min average, {os.cpu_count()} cores)")

@@ -31,6 +31,8 @@ import psycopg
 import requests
 from sqlalchemy.engine import make_url
 
+from bench.servers import servers
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "dcoe_bench_cases"
 LISTING = {"status": "Pending", "team": "call_center", "min_dpd": 2, "sort": "-due_amount", "limit": 50}
@@ -41,15 +43,6 @@ ASSIGN_EVERY = 50
 WORKING = ("In Progress", "In Progress", "Escalated", "Resolved", "In Progress")
 PASSWORD = "bench-password"
 FIGURES: list[tuple[str, float, str]] = []  # what report() printed, for --json
-
-
-def servers() -> tuple[str, str]:
-    """(server URL, Redis URL): the configured ones, or embedded ones under var/bench-cases."""
-    os.environ.setdefault("DCOE_HOME", str(ROOT / "var" / "bench-cases"))
-    from dcoe import runtime
-
-    settings = runtime.settings()
-    return settings.database_url, settings.redis_url
 
 
 def prepare_database(server_url: str, n: int, reuse: bool) -> str:
@@ -287,7 +280,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the loaded database when it has --cases cases")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = parser.parse_args()
-    server_url, redis_url = servers()
+    server_url, redis_url = servers("cases")
     database_url = prepare_database(server_url, args.cases, args.reuse)
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     deep_page, last = deep_position(dsn, database_url, args.samples)

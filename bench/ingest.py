@@ -29,20 +29,13 @@ import psycopg
 import requests
 from sqlalchemy.engine import make_url
 
+from bench.servers import servers
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "dcoe_bench_ingest"
 ADMIN, PASSWORD = "bench-admin@example.com", "bench-password"
 COLUMNS = "case_id, bank_code, borrower_name, loan_amount, due_amount, days_past_due, priority, region"
 MB = 1024 * 1024
-
-
-def servers() -> tuple[str, str]:
-    """(server URL, Redis URL): the configured ones, or embedded ones under var/bench-ingest."""
-    os.environ.setdefault("DCOE_HOME", str(ROOT / "var" / "bench-ingest"))
-    from dcoe import runtime
-
-    settings = runtime.settings()
-    return settings.database_url, settings.redis_url
 
 
 def fresh_database(server_url: str) -> tuple[str, str]:
@@ -180,7 +173,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = parser.parse_args()
-    server_url, redis_url = servers()
+    server_url, redis_url = servers("ingest")
     database_url, dsn = fresh_database(server_url)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
         path = generate(args.rows, Path(folder))
