@@ -58,6 +58,7 @@ class Plan:
 STATUS_ON_ASSIGNMENT = {CaseStatus.PENDING: CaseStatus.IN_PROGRESS}
 
 _PRIORITY_RANK = {p.value: rank for rank, p in enumerate(Priority)}
+PRIORITIES_FIRST_TO_LAST = sorted(_PRIORITY_RANK, key=_PRIORITY_RANK.get, reverse=True)  # Critical first
 _BATCH = 50_000  # candidates dealt and applied per round (each round a cancel checkpoint)
 
 
@@ -164,7 +165,8 @@ def result(counts: Counter, left_unassigned: dict[Team, int], *, dry_run: bool) 
 def run_assignment(job: Job, uow, progress) -> dict:
     """The assign job: deal every open unassigned case, applying each batch as it is dealt, in one transaction.
 
-    The candidates are read and dealt in a thread while PostgreSQL applies the previous batch.
+    The candidates are read, dealt and made into rows in a thread while PostgreSQL applies the
+    previous batch.
     """
     dry_run = bool(job.params.get("dry_run", False))
     store = uow.assignment
@@ -174,18 +176,26 @@ def run_assignment(job: Job, uow, progress) -> dict:
     progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
     counts: Counter = Counter()
     done = 0
-    with store.candidates(_BATCH) as batches, ReadAhead((len(b), dealer.deal(b)) for b in batches) as dealt:
-        for size, assignments in dealt:
+    with store.candidates(_BATCH, PRIORITIES_FIRST_TO_LAST) as batches, \
+            ReadAhead(_dealt(batches, dealer, store, dry_run)) as dealt:
+        for size, assignments, rows in dealt:
             if dry_run:
                 counts += planned_counts(assignments)
             else:
-                counts += store.apply(assignments, STATUS_ON_ASSIGNMENT, by=job.created_by, job_id=job.id)
+                counts += store.apply(rows, by=job.created_by, job_id=job.id)
             done += size
             progress.advance(done)  # also a cancel checkpoint
     if not dry_run:
         store.save_rotation(dealer.last_agents)
     progress.advance(done, force=True)
     return result(counts, dealer.left_unassigned, dry_run=dry_run)
+
+
+def _dealt(batches: Iterable[list[Candidate]], dealer: Dealer, store, dry_run: bool) -> Iterator[tuple]:
+    """(batch size, its assignments, their rows to apply) for each batch of candidates."""
+    for batch in batches:
+        assignments = dealer.deal(batch)
+        yield len(batch), assignments, None if dry_run else store.rows_to_apply(assignments, STATUS_ON_ASSIGNMENT)
 
 
 def request_assignment(uow, enqueue, *, dry_run: bool, created_by: int | None) -> Job:

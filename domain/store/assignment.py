@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from functools import partial
 from operator import itemgetter
 from typing import Iterator
 
@@ -24,15 +23,15 @@ _RUN_LOCK = (7265004, 1)
 
 # The literal predicate of the partial index cases_unassigned_idx, so a run over a mostly
 # assigned table reads the index, not the table (a bound parameter would not match it). A run
-# reads them in the contract's order, which its Dealer checks (the rule is the planner's):
-# sorted here, they can be dealt and applied batch by batch as they arrive.
+# reads them in the contract's order, which its Dealer checks (the rule is the planner's): one
+# priority at a time, so PostgreSQL sorts the next priority's cases while the run applies the
+# previous ones, rather than sorting all of them before the first can be dealt.
 _CANDIDATES = """
     SELECT id, days_past_due, priority::text, due_amount, status::text, version
     FROM cases_processed
     WHERE assigned_to IS NULL AND status <> 'Resolved'
 """
-# the table's enum column, not the text one selected (a bare name would sort alphabetically)
-_IN_CONTRACT_ORDER = "ORDER BY cases_processed.priority DESC, due_amount DESC, id"
+_OF_PRIORITY_IN_ORDER = " AND cases_processed.priority = CAST(%s AS case_priority) ORDER BY due_amount DESC, id"
 
 # Enough memory for the sort of the candidates, the plan's hash join and the RETURNING set of a
 # million rows, in this transaction only (the default 4MB spills them to disk).
@@ -85,22 +84,19 @@ class AssignmentStore:
         return self.conn.execute(text(f"SELECT count(*) FROM ({_CANDIDATES}) candidates")).scalar_one()
 
     @contextmanager
-    def candidates(self, batch: int) -> Iterator[Iterator[list[Candidate]]]:
-        """Every open, unassigned case in the contract's order, in lists of `batch` tuples.
+    def candidates(self, batch: int, priorities: list[str]) -> Iterator[Iterator[list[Candidate]]]:
+        """Every open, unassigned case, in lists of at most `batch` tuples: priority by priority in
+        the order given, each by due amount (highest first), then id.
 
-        Read through a server-side cursor on a connection of its own, which sees exactly what this
+        Read through server-side cursors on a connection of its own, which sees exactly what this
         transaction saw when the batches were asked for (an exported snapshot): the batches can be
         read in a thread while this connection applies the previous ones.
         """
         snapshot = self.conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
         with self.conn.engine.connect().execution_options(isolation_level="REPEATABLE READ") as reader:
             reader.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-            reader.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))  # the sort of a million candidates
-            driver = reader.connection.driver_connection
-            with driver.cursor(name="assignment_candidates", row_factory=lambda _: Candidate._make) as cursor:
-                cursor.itersize = batch
-                cursor.execute(_CANDIDATES + _IN_CONTRACT_ORDER)
-                yield iter(partial(cursor.fetchmany, batch), [])
+            reader.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))  # the sort of a priority's cases
+            yield _batches(reader.connection.driver_connection, batch, priorities)
             reader.rollback()
 
     def active_agents(self) -> dict[Team, list[int]]:
@@ -129,15 +125,20 @@ class AssignmentStore:
             index_elements=[team_rotation.c.team],
             set_={"last_agent_id": stmt.excluded.last_agent_id, "updated_at": func.now()}))
 
-    def apply(self, assignments: dict[Team, list[Assignment]], status_moves: dict[CaseStatus, CaseStatus], *,
-              by: int | None, job_id: uuid.UUID) -> Counter:
-        """Write a batch of the plan: COPY it into a temp table, then one guarded statement; counts per (team, agent)."""
-        if not any(assignments.values()):
-            return Counter()
+    @staticmethod
+    def rows_to_apply(assignments: dict[Team, list[Assignment]], status_moves: dict[CaseStatus, CaseStatus]) -> list:
+        """A batch of the plan as the rows `apply` writes, in case id order (no database: any thread may)."""
         moves = {before.value: after.value for before, after in status_moves.items()}
         rows = [(case.id, agent_id, team.value, case.version, case.status, moves.get(case.status, case.status))
                 for team, team_plan in assignments.items() for case, agent_id in team_plan]
         rows.sort(key=itemgetter(0))  # in case id order the UPDATE walks the table (nearly) sequentially
+        return rows
+
+    def apply(self, rows: list, *, by: int | None, job_id: uuid.UUID) -> Counter:
+        """Write a batch of the plan (`rows_to_apply`): COPY it into a temp table, then one guarded
+        statement; counts per (team, agent)."""
+        if not rows:
+            return Counter()
         self.conn.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
         self.conn.execute(text(_PLAN_TABLE))
         self.conn.execute(text("TRUNCATE assignment_plan"))  # the previous batch's
@@ -178,3 +179,12 @@ class AssignmentStore:
     def _driver(self):
         """The psycopg connection under this unit of work, for COPY and server-side cursors."""
         return self.conn.connection.driver_connection
+
+
+def _batches(driver, batch: int, priorities: list[str]) -> Iterator[list[Candidate]]:
+    for priority in priorities:
+        with driver.cursor(name="assignment_candidates", row_factory=lambda _: Candidate._make) as cursor:
+            cursor.itersize = batch
+            cursor.execute(_CANDIDATES + _OF_PRIORITY_IN_ORDER, (priority,))
+            while rows := cursor.fetchmany(batch):
+                yield rows

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from conftest import ROOT, settings_env, wait_for_job
-from domain.assignment import STATUS_ON_ASSIGNMENT, plan_assignment
+from domain.assignment import PRIORITIES_FIRST_TO_LAST, STATUS_ON_ASSIGNMENT, plan_assignment
 from domain.routing import route
 from domain.users import Team
 
@@ -246,13 +246,14 @@ def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, mak
     changed, kept = insert_cases(engine, [{"dpd": 1}, {"dpd": 2}])
     with uow() as work:
         store = work.assignment
-        with store.candidates(batch=100) as batches:
+        with store.candidates(100, PRIORITIES_FIRST_TO_LAST) as batches:
             candidates = [case for batch in batches for case in batch]
         plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
         with engine.begin() as conn:  # e.g. an admin escalates it meanwhile
             conn.execute(text("UPDATE cases_processed SET status = 'Escalated', version = version + 1 WHERE id = :c"),
                          {"c": changed})
-        applied = store.apply(plan.assignments, STATUS_ON_ASSIGNMENT, by=None, job_id=uuid.uuid4())
+        applied = store.apply(store.rows_to_apply(plan.assignments, STATUS_ON_ASSIGNMENT), by=None,
+                              job_id=uuid.uuid4())
         work.commit()
     assert applied == Counter({(Team.CALL_CENTER, agent): 1})
     after = cases_by_id(engine)
