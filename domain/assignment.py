@@ -172,19 +172,19 @@ def run_assignment(job: Job, uow, progress) -> dict:
     store = uow.assignment
     store.serialize_runs()  # held until commit: runs and agent releases take turns
     dealer = Dealer(store.active_agents(), store.rotation(), store.bands())
-    progress.set_total(store.count_candidates())
-    progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
     counts: Counter = Counter()
     done = 0
-    with store.candidates(_BATCH, PRIORITIES_FIRST_TO_LAST) as batches, \
-            ReadAhead(_dealt(batches, dealer, store, dry_run)) as dealt:
-        for size, assignments, rows in dealt:
-            if dry_run:
-                counts += planned_counts(assignments)
-            else:
-                counts += store.apply(rows, by=job.created_by, job_id=job.id)
-            done += size
-            progress.advance(done)  # also a cancel checkpoint
+    with store.candidates(_BATCH, PRIORITIES_FIRST_TO_LAST) as (total, batches):
+        progress.set_total(total)
+        progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
+        with ReadAhead(_dealt(batches, dealer, store, dry_run)) as dealt:
+            for size, assignments, rows in dealt:
+                if dry_run:
+                    counts += planned_counts(assignments)
+                else:
+                    counts += store.apply(rows, by=job.created_by, job_id=job.id)
+                done += size
+                progress.advance(done)  # also a cancel checkpoint
     if not dry_run:
         store.save_rotation(dealer.last_agents)
     progress.advance(done, force=True)

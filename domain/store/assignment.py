@@ -33,8 +33,8 @@ _CANDIDATES = """
 """
 _OF_PRIORITY_IN_ORDER = " AND cases_processed.priority = CAST(%s AS case_priority) ORDER BY due_amount DESC, id"
 
-# Enough memory for the sort of the candidates, the plan's hash join and the RETURNING set of a
-# million rows, in this transaction only (the default 4MB spills them to disk).
+# Enough memory for the sort of a priority's candidates (up to a million) and a batch's RETURNING
+# set, in these transactions only (the default 4MB spills them to disk).
 _WORK_MEM = "256MB"
 
 _PLAN_TABLE = """
@@ -79,25 +79,30 @@ class AssignmentStore:
         """Wait for, then hold until the transaction ends, the lock of assignment runs."""
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), _RUN_LOCK)))
 
-    def count_candidates(self) -> int:
-        """How many open, unassigned cases there are."""
-        return self.conn.execute(text(f"SELECT count(*) FROM ({_CANDIDATES}) candidates")).scalar_one()
-
     @contextmanager
-    def candidates(self, batch: int, priorities: list[str]) -> Iterator[Iterator[list[Candidate]]]:
-        """Every open, unassigned case, in lists of at most `batch` tuples: priority by priority in
-        the order given, each by due amount (highest first), then id.
+    def candidates(self, batch: int, priorities: list[str]) -> Iterator[tuple[int, Iterator[list[Candidate]]]]:
+        """(how many, the batches): every open, unassigned case, in lists of at most `batch` tuples,
+        priority by priority in the order given, each by due amount (highest first), then id.
 
-        Read through server-side cursors on a connection of its own, which sees exactly what this
-        transaction saw when the batches were asked for (an exported snapshot): the batches can be
-        read in a thread while this connection applies the previous ones.
+        Read through server-side cursors on a connection of its own, in a read-only transaction
+        that sees exactly what this one saw when the batches were asked for (an exported
+        snapshot): the batches can be read in a thread while this connection applies the
+        previous ones.
         """
         snapshot = self.conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-        with self.conn.engine.connect().execution_options(isolation_level="REPEATABLE READ") as reader:
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        with self.conn.engine.connect().execution_options(**options) as reader:
             reader.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             reader.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))  # the sort of a priority's cases
-            yield _batches(reader.connection.driver_connection, batch, priorities)
-            reader.rollback()
+            total = reader.execute(text(f"SELECT count(*) FROM ({_CANDIDATES}) candidates")).scalar_one()
+            batches = _batches(reader.connection.driver_connection, batch, priorities)
+            try:
+                yield total, batches
+            finally:
+                # whatever happened, the open cursor is closed on this connection before the
+                # connection goes back to the pool (the caller's thread has stopped reading)
+                batches.close()
+                reader.rollback()
 
     def active_agents(self) -> dict[Team, list[int]]:
         """Active agents' ids per team, in id order."""

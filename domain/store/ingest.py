@@ -114,7 +114,7 @@ class IngestStore:
         """
         return self.conn.execute(text(f"""
             UPDATE cases_processed p
-            SET {_SET_CHANGED}, version = p.version + 1, updated_at = now(), last_job_id = :job_id
+            SET {_SET_CHANGED}, version = p.version + 1, updated_at = statement_timestamp(), last_job_id = :job_id
             FROM {STAGING} s
             WHERE s.case_id = p.case_id AND s.error_fields IS NULL AND {_CHANGED}
         """), {"job_id": job_id}).rowcount

@@ -30,13 +30,31 @@ def upgrade() -> None:
     op.add_column('case_assignments', sa.Column('status_from', sa.Enum(name='case_status', create_type=False)))
     op.add_column('case_assignments', sa.Column('status_to', sa.Enum(name='case_status', create_type=False)))
     op.add_column('case_assignments', sa.Column('released_by', sa.BigInteger()))
+    # 0001 showed a history in id order, and stamped an ingest's releases with the time its
+    # transaction began: a time earlier than a change before them in id order is moved just
+    # after it (the rows of one statement keep sharing one time), so the history, now shown in
+    # time order, keeps the order it had
+    op.execute("""
+        CREATE TEMP TABLE history_times ON COMMIT DROP AS
+        SELECT id, at AS stored_at, CASE WHEN at < before THEN before + interval '1 microsecond' ELSE at END AS at
+        FROM (SELECT id, at, max(at) OVER (PARTITION BY case_pk ORDER BY id
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+              FROM case_status_history) ordered
+    """)
     # the actor of each past release was only in its history row
     op.execute("""
-        UPDATE case_assignments a SET released_by = h.by
-        FROM case_status_history h
+        UPDATE case_assignments a SET released_by = h.by, released_at = t.at
+        FROM case_status_history h JOIN history_times t ON t.id = h.id
         WHERE h.kind = 'assignment' AND h.case_pk = a.case_pk AND h.to_value IS NULL
           AND h.from_value = a.assigned_to::text AND h.at = a.released_at
     """)
+    op.execute("""
+        UPDATE case_assignments a SET assigned_at = t.at
+        FROM case_status_history h JOIN history_times t ON t.id = h.id
+        WHERE h.kind = 'assignment' AND h.case_pk = a.case_pk AND h.from_value IS NULL
+          AND h.to_value = a.assigned_to::text AND h.at = a.assigned_at AND t.at <> t.stored_at
+    """)
+    op.execute("UPDATE case_status_history h SET at = t.at FROM history_times t WHERE t.id = h.id AND t.at <> t.stored_at")
     op.execute("DELETE FROM case_status_history WHERE kind = 'assignment'")
     op.drop_column('case_status_history', 'kind')
     op.execute('DROP TYPE history_kind')

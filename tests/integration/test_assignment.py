@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from conftest import ROOT, settings_env, wait_for_job
-from domain.assignment import PRIORITIES_FIRST_TO_LAST, STATUS_ON_ASSIGNMENT, plan_assignment
+from domain.assignment import PRIORITIES_FIRST_TO_LAST, STATUS_ON_ASSIGNMENT, plan_assignment, run_assignment
+from domain.jobs import JobType, new_job
 from domain.routing import route
 from domain.users import Team
 
@@ -246,7 +247,7 @@ def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, mak
     changed, kept = insert_cases(engine, [{"dpd": 1}, {"dpd": 2}])
     with uow() as work:
         store = work.assignment
-        with store.candidates(100, PRIORITIES_FIRST_TO_LAST) as batches:
+        with store.candidates(100, PRIORITIES_FIRST_TO_LAST) as (_, batches):
             candidates = [case for batch in batches for case in batch]
         plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
         with engine.begin() as conn:  # e.g. an admin escalates it meanwhile
@@ -274,3 +275,42 @@ def test_releasing_an_agent_waits_for_a_running_assignment(engine, uow, make_use
         release.rollback()
         run.rollback()  # the run ends: the release goes through
         assert release.assignment.release_agent_cases(agent, by=None, reason="agent deactivated") == 0
+
+
+class _StopAfter:
+    """A job's progress that cancels the run at its n-th report (as a cancel request would)."""
+
+    def __init__(self, reports: int):
+        self.reports, self.seen = reports, []
+
+    def set_total(self, total):
+        self.total = total
+
+    def advance(self, done, *, force=False):
+        self.seen.append(done)
+        if len(self.seen) == self.reports:
+            raise RuntimeError("cancelled")
+
+
+def test_a_run_in_many_batches_deals_across_them_and_a_stopped_one_leaves_nothing(engine, uow, make_user,
+                                                                                 monkeypatch):
+    import domain.assignment
+
+    monkeypatch.setattr(domain.assignment, "_BATCH", 3)  # several batches per priority
+    agents = agents_of(make_user, call_center=3)["call_center"]
+    insert_cases(engine, [{"dpd": 1, "priority": p, "due": f"{d}.00"} for p in ("Low", "Critical") for d in range(1, 8)])
+    job = new_job(JobType.ASSIGN, {"dry_run": False}, None)
+    progress = _StopAfter(reports=3)  # the checkpoint before writing, then two batches
+    with uow() as work, pytest.raises(RuntimeError, match="cancelled"):
+        run_assignment(job, work, progress)
+    assert progress.total == 14 and progress.seen == [0, 3, 6]
+    assert all(case["assigned_to"] is None for case in cases_by_id(engine).values())  # rolled back
+    with engine.connect() as conn:  # the reader's connection came back to the pool with no cursor open
+        assert conn.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one() == 0
+
+    with uow() as work:
+        outcome = run_assignment(job, work, _StopAfter(reports=0))
+        work.commit()
+    assert outcome["assigned"] == 14
+    after = sorted(cases_by_id(engine).values(), key=lambda c: (c["priority"] != "Critical", -c["due_amount"], c["id"]))
+    assert [c["assigned_to"] for c in after] == [agents[k % 3] for k in range(14)]  # one rotation through every batch

@@ -105,3 +105,19 @@ def test_tables_module_mirrors_the_migrated_schema(scratch):
         context = MigrationContext.configure(conn, opts={"compare_server_default": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+def test_upgrading_keeps_the_order_of_a_release_stamped_with_its_ingest_start(scratch):
+    case, admin, agent, _ = seed_as_0001(scratch)
+    began = T1 - timedelta(minutes=30)  # 0001 stamped an ingest's release with its transaction's start
+    with connect(scratch) as conn, conn.begin():
+        conn.execute(text("UPDATE case_status_history SET at = :began, by = NULL WHERE at = :t2"), {"began": began, "t2": T2})
+        conn.execute(text("UPDATE case_assignments SET released_at = :began"), {"began": began})
+    upgrade(scratch)
+    with connect(scratch) as conn:
+        entries = CaseStore(conn).history(case)
+    moved = T1 + timedelta(microseconds=1)  # just after the change it came after
+    assert [(e.kind.value, e.from_value, e.to_value, e.at) for e in entries] == [
+        ("assignment", None, agent, T0), ("status", "Pending", "In Progress", T0),
+        ("status", "In Progress", "Escalated", T1),
+        ("assignment", agent, None, moved), ("status", "Escalated", "Pending", moved)]
