@@ -36,6 +36,7 @@ _OF_PRIORITY_IN_ORDER = " AND cases_processed.priority = CAST(%s AS case_priorit
 # Enough memory for the sort of a priority's candidates (up to a million) and a batch's RETURNING
 # set, in these transactions only (the default 4MB spills them to disk).
 _WORK_MEM = "256MB"
+_READER_LOCK_TIMEOUT = "5s"
 
 _PLAN_TABLE = """
     CREATE TEMP TABLE IF NOT EXISTS assignment_plan (
@@ -94,6 +95,10 @@ class AssignmentStore:
         with self.conn.engine.connect().execution_options(**options) as reader:
             reader.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             reader.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))  # the sort of a priority's cases
+            # A TRUNCATE or ALTER queued behind this run's locks would queue this reader behind it,
+            # while the run waits for the reader: a wait PostgreSQL cannot see as a deadlock. The
+            # reader gives up instead; the run fails this attempt and is retried.
+            reader.execute(text(f"SET LOCAL lock_timeout = '{_READER_LOCK_TIMEOUT}'"))
             total = reader.execute(text(f"SELECT count(*) FROM ({_CANDIDATES}) candidates")).scalar_one()
             batches = _batches(reader.connection.driver_connection, batch, priorities)
             try:
