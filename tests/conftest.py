@@ -105,6 +105,7 @@ def uow(engine, clean_db):
 @pytest.fixture
 def clean_db(engine, settings):
     """Every test starts with empty tables (and the default routing bands)."""
+    _settle_jobs(engine)
     with engine.begin() as conn:
         # a job left running by an earlier test must not hang the suite: fail clearly instead
         conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
@@ -115,6 +116,19 @@ def clean_db(engine, settings):
     for pattern in ("LIMITER*", "dcoe:*"):
         for key in r.scan_iter(pattern):
             r.delete(key)
+
+
+def _settle_jobs(engine, timeout: float = 30.0) -> None:
+    """Let the jobs an earlier test started and left finish first: the queued ones are cancelled,
+    the running ones (holding their locks until they commit) are waited for."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE state = 'queued'")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if not conn.exec_driver_sql("SELECT count(*) FROM jobs WHERE state = 'running'").scalar_one():
+                return
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
