@@ -24,13 +24,23 @@ def test_generated_requests_get_no_server_error_and_only_documented_answers(syst
         "--header", f"Authorization: {system.admin_headers['Authorization']}",
         "--checks", "not_a_server_error,response_schema_conformance",
         "--max-examples", str(MAX_EXAMPLES), "--max-time", str(TIME_BUDGET_SECONDS), "--seed", "20261128",
-        "--workers", "2", "--request-timeout", "20", "--no-shrink",
+        # one worker: generation in two threads crashed twice inside schemathesis (its own
+        # coverage-phase generator, an internal error, not a finding about this API)
+        "--workers", "1", "--request-timeout", "20", "--no-shrink",
         "--exclude-path", "/api/auth/logout",  # it would end the session the run is authenticated with
         "--report", "junit", "--report-dir", str(tmp_path),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=TIME_BUDGET_SECONDS + 120)
-    assert run.returncode == 0, run.stdout[-12_000:] + run.stderr[-2_000:]
+    assert run.returncode == 0, _findings(run.stdout) + run.stderr[-2_000:]
     assert "No issues found" in run.stdout or "passed" in run.stdout, run.stdout[-4_000:]
+
+
+def _findings(stdout: str) -> str:
+    """The start of what the run reports (its first failure or error, which a long one would push
+    out of a tail) and its summary."""
+    starts = [stdout.find(f" {section} ") for section in ("FAILURES", "ERRORS")]
+    first = min((start for start in starts if start >= 0), default=len(stdout))
+    return stdout[first:first + 8_000] + "\n[…]\n" + stdout[-4_000:]
 
 
 # What the generated runs found once, pinned so it stays fixed without waiting for the fuzzer.
