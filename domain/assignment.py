@@ -29,6 +29,7 @@ class Candidate(NamedTuple):
     due_amount: Decimal
     status: str
     version: int  # the apply skips a case whose version moved since it was read
+    locator: str = ""  # where the store read it (opaque here; the store finds the row by it)
 
 
 class Assignment(NamedTuple):
@@ -59,7 +60,10 @@ STATUS_ON_ASSIGNMENT = {CaseStatus.PENDING: CaseStatus.IN_PROGRESS}
 
 _PRIORITY_RANK = {p.value: rank for rank, p in enumerate(Priority)}
 PRIORITIES_FIRST_TO_LAST = sorted(_PRIORITY_RANK, key=_PRIORITY_RANK.get, reverse=True)  # Critical first
-_BATCH = 50_000  # candidates dealt and applied per round (each round a cancel checkpoint)
+_BATCH = 50_000  # candidates read and dealt at a time (each a cancel checkpoint)
+# Dealt cases written per UPDATE. Each one walks the whole table (the contract's order is not the
+# table's), so a few large ones cost less than many small; the next one is read and dealt meanwhile.
+_SWEEP = 250_000
 
 
 def reverse_assignment_order(case: Candidate) -> tuple:
@@ -108,29 +112,29 @@ class Dealer:
 
     def deal(self, cases: Iterable[Candidate]) -> dict[Team, list[Assignment]]:
         """The next batch's assignments per team; teams without an active agent are counted as left."""
-        dealt: dict[Team, list[Assignment]] = defaultdict(list)
+        routed: dict[Team, list[Candidate]] = defaultdict(list)
+        team_of_dpd = self._team_of_dpd
         last_key = self._last_key
         for case in cases:
             key = reverse_assignment_order(case)
             if last_key is not None and key >= last_key:
                 raise ValueError(f"case {case.id} comes out of the contract's order")
             last_key = key
-            team = self._team(case.days_past_due)
+            team = team_of_dpd.get(case.days_past_due)
+            if team is None:
+                team = team_of_dpd[case.days_past_due] = route(case.days_past_due, self._bands)
+            routed[team].append(case)
+        self._last_key = last_key
+        dealt: dict[Team, list[Assignment]] = {}
+        for team, team_cases in routed.items():
             rotation = self._rotations.get(team)
             if rotation is None:
-                self.left_unassigned[team] += 1
-            else:
-                dealt[team].append(Assignment(case, next(rotation)))
-        self._last_key = last_key
-        for team, team_plan in dealt.items():
-            self.last_agents[team] = team_plan[-1].agent_id
-        return dict(dealt)
-
-    def _team(self, days_past_due: int) -> Team:
-        team = self._team_of_dpd.get(days_past_due)
-        if team is None:
-            team = self._team_of_dpd[days_past_due] = route(days_past_due, self._bands)
-        return team
+                self.left_unassigned[team] += len(team_cases)
+                continue
+            # the cases first: map stops at the last case before taking an agent for one more
+            dealt[team] = list(map(Assignment, team_cases, rotation))
+            self.last_agents[team] = dealt[team][-1].agent_id
+        return dealt
 
 
 def plan_assignment(candidates: Iterable[Candidate], agents: dict[Team, list[int]],
@@ -163,28 +167,35 @@ def result(counts: Counter, left_unassigned: dict[Team, int], *, dry_run: bool) 
 
 
 def run_assignment(job: Job, uow, progress) -> dict:
-    """The assign job: deal every open unassigned case, applying each batch as it is dealt, in one transaction.
+    """The assign job: deal every open unassigned case and write the plan as it is dealt, in one transaction.
 
-    The candidates are read, dealt and made into rows in a thread while PostgreSQL applies the
-    previous batch.
+    The candidates are read, dealt and made into rows in a thread; the rows are staged in
+    PostgreSQL as they come and written every `_SWEEP` cases, while the next ones are dealt.
     """
     dry_run = bool(job.params.get("dry_run", False))
     store = uow.assignment
     store.serialize_runs()  # held until commit: runs and agent releases take turns
     dealer = Dealer(store.active_agents(), store.rotation(), store.bands())
     counts: Counter = Counter()
-    done = 0
+    done = staged = 0
     with store.candidates(_BATCH, PRIORITIES_FIRST_TO_LAST) as (total, batches):
         progress.set_total(total)
         progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
-        with ReadAhead(_dealt(batches, dealer, store, dry_run)) as dealt:
-            for size, assignments, rows in dealt:
+        with ReadAhead(_dealt(batches, dealer, store, dry_run), depth=_SWEEP // _BATCH) as dealt:
+            for size, planned in dealt:
                 if dry_run:
-                    counts += planned_counts(assignments)
+                    counts += planned
+                    done += size
                 else:
-                    counts += store.apply(rows, by=job.created_by, job_id=job.id)
-                done += size
+                    store.stage(planned)
+                    staged += size
+                    if staged >= _SWEEP:
+                        counts += store.apply_staged(by=job.created_by, job_id=job.id)
+                        done, staged = done + staged, 0
                 progress.advance(done)  # also a cancel checkpoint
+        if staged:
+            counts += store.apply_staged(by=job.created_by, job_id=job.id)
+            done += staged
     if not dry_run:
         store.save_rotation(dealer.last_agents)
     progress.advance(done, force=True)
@@ -192,10 +203,11 @@ def run_assignment(job: Job, uow, progress) -> dict:
 
 
 def _dealt(batches: Iterable[list[Candidate]], dealer: Dealer, store, dry_run: bool) -> Iterator[tuple]:
-    """(batch size, its assignments, their rows to apply) for each batch of candidates."""
+    """(batch size, what it plans): per batch of candidates, the counts per (team, agent) of a dry
+    run, or the rows a run stages."""
     for batch in batches:
         assignments = dealer.deal(batch)
-        yield len(batch), assignments, None if dry_run else store.rows_to_apply(assignments, STATUS_ON_ASSIGNMENT)
+        yield len(batch), planned_counts(assignments) if dry_run else store.rows_to_apply(assignments, STATUS_ON_ASSIGNMENT)
 
 
 def request_assignment(uow, enqueue, *, dry_run: bool, created_by: int | None) -> Job:

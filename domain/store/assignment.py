@@ -27,7 +27,7 @@ _RUN_LOCK = (7265004, 1)
 # priority at a time, so PostgreSQL sorts the next priority's cases while the run applies the
 # previous ones, rather than sorting all of them before the first can be dealt.
 _CANDIDATES = """
-    SELECT id, days_past_due, priority::text, due_amount, status::text, version
+    SELECT id, days_past_due, priority::text, due_amount, status::text, version, ctid::text
     FROM cases_processed
     WHERE assigned_to IS NULL AND status <> 'Resolved'
 """
@@ -36,25 +36,33 @@ _OF_PRIORITY_IN_ORDER = " AND cases_processed.priority = CAST(%s AS case_priorit
 # Enough memory for the sort of a priority's candidates (up to a million) and a batch's RETURNING
 # set, in these transactions only (the default 4MB spills them to disk).
 _WORK_MEM = "256MB"
+# How a sweep runs: its cases, sorted by ctid, each fetched by its ctid, in the order of the table.
+# The planner, costing pages as if read from disk, would rather scan and hash the whole table for
+# every sweep, or probe the primary key for each case.
+_SWEEP_PLANNER = {"work_mem": _WORK_MEM, "enable_hashjoin": "off", "enable_mergejoin": "off",
+                  "enable_indexscan": "off", "enable_bitmapscan": "off"}
 _READER_LOCK_TIMEOUT = "5s"
 
 _PLAN_TABLE = """
     CREATE TEMP TABLE IF NOT EXISTS assignment_plan (
-        case_pk bigint NOT NULL, agent_id bigint NOT NULL, team team NOT NULL, version integer NOT NULL,
-        status_before case_status NOT NULL, status_after case_status NOT NULL
+        case_pk bigint NOT NULL, tid tid NOT NULL, agent_id bigint NOT NULL, team team NOT NULL,
+        version integer NOT NULL, status_before case_status NOT NULL, status_after case_status NOT NULL
     ) ON COMMIT DROP
 """
 
 # One statement: the guarded UPDATE decides which cases are assigned, and each one's
 # case_assignments row (its whole record: agent, actor, job, status move) comes from its RETURNING,
 # so a case skipped because it changed since it was read (its version moved) leaves no trace.
+# Each case is fetched where the run read it (its ctid, in the order of the table, no index),
+# and written only if that row is still the same case at the same version: a case updated since
+# it was read has moved (and the reader's open snapshot keeps its old slot from being reused).
 _APPLY = """
     WITH assigned AS (
         UPDATE cases_processed c
            SET assigned_to = p.agent_id, team = p.team, status = p.status_after,
                version = c.version + 1, updated_at = statement_timestamp()
-          FROM assignment_plan p
-         WHERE c.id = p.case_pk AND c.version = p.version AND c.assigned_to IS NULL
+          FROM (SELECT * FROM assignment_plan ORDER BY tid) p
+         WHERE c.ctid = p.tid AND c.id = p.case_pk AND c.version = p.version AND c.assigned_to IS NULL
         RETURNING p.case_pk, p.agent_id, p.team, p.status_before, p.status_after
     ), recorded AS (
         INSERT INTO case_assignments (case_pk, assigned_to, assigned_by, job_id, assigned_at, status_from, status_to)
@@ -137,32 +145,28 @@ class AssignmentStore:
 
     @staticmethod
     def rows_to_apply(assignments: dict[Team, list[Assignment]], status_moves: dict[CaseStatus, CaseStatus]) -> list:
-        """A batch of the plan as the rows `apply` writes, in case id order (no database: any thread may)."""
+        """A batch of the plan as the rows `stage` takes (no database: any thread may build them)."""
         moves = {before.value: after.value for before, after in status_moves.items()}
-        rows = [(case.id, agent_id, team.value, case.version, case.status, moves.get(case.status, case.status))
-                for team, team_plan in assignments.items() for case, agent_id in team_plan]
-        rows.sort(key=itemgetter(0))  # in case id order the UPDATE walks the table (nearly) sequentially
+        rows = []
+        for team, team_plan in assignments.items():
+            team_value = team.value
+            rows += [(case.id, case.locator, agent_id, team_value, case.version, case.status,
+                      moves.get(case.status, case.status)) for case, agent_id in team_plan]
         return rows
 
-    def apply(self, rows: list, *, by: int | None, job_id: uuid.UUID) -> Counter:
-        """Write a batch of the plan (`rows_to_apply`): COPY it into a temp table, then one guarded
-        statement; counts per (team, agent)."""
-        if not rows:
-            return Counter()
-        self.conn.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
+    def stage(self, rows: list) -> None:
+        """COPY rows of the plan (`rows_to_apply`) into this transaction's plan table."""
         self.conn.execute(text(_PLAN_TABLE))
-        self.conn.execute(text("TRUNCATE assignment_plan"))  # the previous batch's
         with self._driver().cursor() as cursor:
             with cursor.copy("COPY assignment_plan FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        # A batch's cases are found by primary key, one index probe each: the planner, costing
-        # pages as if read from disk, would rather scan and hash the whole table for every batch.
-        self.conn.execute(text("SET LOCAL enable_hashjoin = off"))
-        self.conn.execute(text("SET LOCAL enable_mergejoin = off"))
-        counts = self.conn.execute(text(_APPLY), {"by": by, "job_id": job_id}).all()
-        self.conn.execute(text("RESET enable_hashjoin"))
-        self.conn.execute(text("RESET enable_mergejoin"))
+
+    def apply_staged(self, *, by: int | None, job_id: uuid.UUID) -> Counter:
+        """Write the staged plan in one guarded statement and empty the plan table; counts per (team, agent)."""
+        with _planner(self.conn, _SWEEP_PLANNER):
+            counts = self.conn.execute(text(_APPLY), {"by": by, "job_id": job_id}).all()
+        self.conn.execute(text("TRUNCATE assignment_plan"))
         return Counter({(Team(team), agent_id): n for team, agent_id, n in counts})
 
     def release_agent_cases(self, user_id: int, *, by: int | None, reason: str) -> int:
@@ -189,6 +193,18 @@ class AssignmentStore:
     def _driver(self):
         """The psycopg connection under this unit of work, for COPY and server-side cursors."""
         return self.conn.connection.driver_connection
+
+
+@contextmanager
+def _planner(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
+    """Planner settings for the statements run inside the block only."""
+    for name, value in settings.items():
+        conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+    try:
+        yield
+    finally:
+        for name in settings:
+            conn.execute(text(f"RESET {name}"))
 
 
 def _batches(driver, batch: int, priorities: list[str]) -> Iterator[list[Candidate]]:

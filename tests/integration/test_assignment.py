@@ -253,8 +253,8 @@ def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, mak
         with engine.begin() as conn:  # e.g. an admin escalates it meanwhile
             conn.execute(text("UPDATE cases_processed SET status = 'Escalated', version = version + 1 WHERE id = :c"),
                          {"c": changed})
-        applied = store.apply(store.rows_to_apply(plan.assignments, STATUS_ON_ASSIGNMENT), by=None,
-                              job_id=uuid.uuid4())
+        store.stage(store.rows_to_apply(plan.assignments, STATUS_ON_ASSIGNMENT))
+        applied = store.apply_staged(by=None, job_id=uuid.uuid4())
         work.commit()
     assert applied == Counter({(Team.CALL_CENTER, agent): 1})
     after = cases_by_id(engine)
@@ -297,13 +297,14 @@ def test_a_run_in_many_batches_deals_across_them_and_a_stopped_one_leaves_nothin
     import domain.assignment
 
     monkeypatch.setattr(domain.assignment, "_BATCH", 3)  # several batches per priority
+    monkeypatch.setattr(domain.assignment, "_SWEEP", 6)  # written every two batches
     agents = agents_of(make_user, call_center=3)["call_center"]
     insert_cases(engine, [{"dpd": 1, "priority": p, "due": f"{d}.00"} for p in ("Low", "Critical") for d in range(1, 8)])
     job = new_job(JobType.ASSIGN, {"dry_run": False}, None)
-    progress = _StopAfter(reports=3)  # the checkpoint before writing, then two batches
+    progress = _StopAfter(reports=3)  # the checkpoint before writing, a batch staged, two batches written
     with uow() as work, pytest.raises(RuntimeError, match="cancelled"):
         run_assignment(job, work, progress)
-    assert progress.total == 14 and progress.seen == [0, 3, 6]
+    assert progress.total == 14 and progress.seen == [0, 0, 6]
     assert all(case["assigned_to"] is None for case in cases_by_id(engine).values())  # rolled back
     with engine.connect() as conn:  # the reader's connection came back to the pool with no cursor open
         assert conn.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one() == 0
