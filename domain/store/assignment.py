@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from operator import itemgetter
 from typing import Iterator
 
 from sqlalchemy import Connection, delete, func, insert, select, text
@@ -33,12 +32,11 @@ _CANDIDATES = """
 """
 _OF_PRIORITY_IN_ORDER = " AND cases_processed.priority = CAST(%s AS case_priority) ORDER BY due_amount DESC, id"
 
-# Enough memory for the sort of a priority's candidates (up to a million) and a batch's RETURNING
-# set, in these transactions only (the default 4MB spills them to disk).
+# Enough memory for the sort of a priority's candidates (up to a million), and of a sweep and its
+# RETURNING set, in these statements only (the default 4MB spills them to disk).
 _WORK_MEM = "256MB"
-# How a sweep runs: its cases, sorted by ctid, each fetched by its ctid, in the order of the table.
-# The planner, costing pages as if read from disk, would rather scan and hash the whole table for
-# every sweep, or probe the primary key for each case.
+# A sweep's cases sorted by ctid, each fetched by its ctid (_APPLY): the planner, costing pages as
+# if read from disk, would rather hash the whole table for every sweep, or probe the primary key.
 _SWEEP_PLANNER = {"work_mem": _WORK_MEM, "enable_hashjoin": "off", "enable_mergejoin": "off",
                   "enable_indexscan": "off", "enable_bitmapscan": "off"}
 _READER_LOCK_TIMEOUT = "5s"
@@ -53,9 +51,9 @@ _PLAN_TABLE = """
 # One statement: the guarded UPDATE decides which cases are assigned, and each one's
 # case_assignments row (its whole record: agent, actor, job, status move) comes from its RETURNING,
 # so a case skipped because it changed since it was read (its version moved) leaves no trace.
-# Each case is fetched where the run read it (its ctid, in the order of the table, no index),
-# and written only if that row is still the same case at the same version: a case updated since
-# it was read has moved (and the reader's open snapshot keeps its old slot from being reused).
+# Each case is fetched where the run read it (its ctid, in the table's order, no index) and written
+# only if that row is still the same case, at the same version, unassigned: a case updated since it
+# was read has moved (and the reader's open snapshot keeps its old slot from being reused).
 _APPLY = """
     WITH assigned AS (
         UPDATE cases_processed c
@@ -197,14 +195,13 @@ class AssignmentStore:
 
 @contextmanager
 def _planner(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
-    """Planner settings for the statements run inside the block only."""
+    """Planner settings for the statements run inside the block only (if one fails, the
+    transaction is lost anyway, and its settings with it)."""
     for name, value in settings.items():
         conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
-    try:
-        yield
-    finally:
-        for name in settings:
-            conn.execute(text(f"RESET {name}"))
+    yield
+    for name in settings:
+        conn.execute(text(f"RESET {name}"))
 
 
 def _batches(driver, batch: int, priorities: list[str]) -> Iterator[list[Candidate]]:
