@@ -61,9 +61,12 @@ STATUS_ON_ASSIGNMENT = {CaseStatus.PENDING: CaseStatus.IN_PROGRESS}
 _PRIORITY_RANK = {p.value: rank for rank, p in enumerate(Priority)}
 PRIORITIES_FIRST_TO_LAST = sorted(_PRIORITY_RANK, key=_PRIORITY_RANK.get, reverse=True)  # Critical first
 _BATCH = 50_000  # candidates read and dealt at a time (each a cancel checkpoint)
-# Dealt cases written per UPDATE. Each one walks the whole table (the contract's order is not the
-# table's), so a few large ones cost less than many small; the next one is read and dealt meanwhile.
-_SWEEP = 250_000
+# Dealt cases are written in sweeps, one UPDATE each, while the next ones are dealt. Each sweep
+# walks the whole table (the contract's order is not the table's), so fewer, larger ones write
+# less: a sweep takes whatever was dealt while the previous one ran, at least _SWEEP_MIN (the
+# first one starts early) and at most _SWEEP_MAX (what waits for it stays in memory, as COPY data).
+_SWEEP_MIN = 100_000
+_SWEEP_MAX = 1_000_000
 
 
 def reverse_assignment_order(case: Candidate) -> tuple:
@@ -169,8 +172,8 @@ def result(counts: Counter, left_unassigned: dict[Team, int], *, dry_run: bool) 
 def run_assignment(job: Job, uow, progress) -> dict:
     """The assign job: deal every open unassigned case and write the plan as it is dealt, in one transaction.
 
-    The candidates are read, dealt and made into rows in a thread; the rows are staged in
-    PostgreSQL as they come and written every `_SWEEP` cases, while the next ones are dealt.
+    The candidates are read, dealt and formatted in a thread; the plan is staged in PostgreSQL as
+    it comes and written in sweeps while the next cases are dealt.
     """
     dry_run = bool(job.params.get("dry_run", False))
     store = uow.assignment
@@ -181,7 +184,7 @@ def run_assignment(job: Job, uow, progress) -> dict:
     with store.candidates(_BATCH, PRIORITIES_FIRST_TO_LAST) as (total, batches):
         progress.set_total(total)
         progress.advance(0, force=True)  # checkpoint: a cancel lands before anything is written
-        with ReadAhead(_dealt(batches, dealer, store, dry_run), depth=_SWEEP // _BATCH) as dealt:
+        with ReadAhead(_dealt(batches, dealer, store, dry_run), depth=_SWEEP_MAX // _BATCH) as dealt:
             for size, planned in dealt:
                 if dry_run:
                     counts += planned
@@ -189,7 +192,7 @@ def run_assignment(job: Job, uow, progress) -> dict:
                 else:
                     store.stage(planned)
                     staged += size
-                    if staged >= _SWEEP:
+                    if staged >= _SWEEP_MAX or (staged >= _SWEEP_MIN and not dealt.ready()):
                         counts += store.apply_staged(by=job.created_by, job_id=job.id)
                         done, staged = done + staged, 0
                 progress.advance(done)  # also a cancel checkpoint
@@ -204,10 +207,10 @@ def run_assignment(job: Job, uow, progress) -> dict:
 
 def _dealt(batches: Iterable[list[Candidate]], dealer: Dealer, store, dry_run: bool) -> Iterator[tuple]:
     """(batch size, what it plans): per batch of candidates, the counts per (team, agent) of a dry
-    run, or the rows a run stages."""
+    run, or the data a run stages."""
     for batch in batches:
         assignments = dealer.deal(batch)
-        yield len(batch), planned_counts(assignments) if dry_run else store.rows_to_apply(assignments, STATUS_ON_ASSIGNMENT)
+        yield len(batch), planned_counts(assignments) if dry_run else store.plan_data(assignments, STATUS_ON_ASSIGNMENT)
 
 
 def request_assignment(uow, enqueue, *, dry_run: bool, created_by: int | None) -> Job:

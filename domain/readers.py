@@ -236,6 +236,10 @@ class ReadAhead:
         self._stop.set()  # a consumer that gave up must not leave the producer blocked
         self._thread.join()
 
+    def ready(self) -> bool:
+        """Whether the next item (or the end) is already there."""
+        return not self._queue.empty()
+
     def __iter__(self) -> Iterator:
         while True:
             kind, value = self._queue.get()

@@ -1,11 +1,13 @@
 """Assignment storage: candidates streamed, the plan applied set-based, rotation, bands, releases."""
 from __future__ import annotations
 
+import io
 import uuid
 from collections import Counter
 from contextlib import contextmanager
 from typing import Iterator
 
+from psycopg.copy import Copy, FileWriter
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -81,6 +83,7 @@ _AGENT_CASES = """
 class AssignmentStore:
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._reader = None  # the psycopg connection reading candidates, while `candidates` is open
 
     def serialize_runs(self) -> None:
         """Wait for, then hold until the transaction ends, the lock of assignment runs."""
@@ -106,7 +109,8 @@ class AssignmentStore:
             # reader gives up instead; the run fails this attempt and is retried.
             reader.execute(text(f"SET LOCAL lock_timeout = '{_READER_LOCK_TIMEOUT}'"))
             total = reader.execute(text(f"SELECT count(*) FROM ({_CANDIDATES}) candidates")).scalar_one()
-            batches = _batches(reader.connection.driver_connection, batch, priorities)
+            self._reader = reader.connection.driver_connection
+            batches = _batches(self._reader, batch, priorities)
             try:
                 yield total, batches
             finally:
@@ -114,6 +118,7 @@ class AssignmentStore:
                 # connection goes back to the pool (the caller's thread has stopped reading)
                 batches.close()
                 reader.rollback()
+                self._reader = None
 
     def active_agents(self) -> dict[Team, list[int]]:
         """Active agents' ids per team, in id order."""
@@ -141,24 +146,26 @@ class AssignmentStore:
             index_elements=[team_rotation.c.team],
             set_={"last_agent_id": stmt.excluded.last_agent_id, "updated_at": func.now()}))
 
-    @staticmethod
-    def rows_to_apply(assignments: dict[Team, list[Assignment]], status_moves: dict[CaseStatus, CaseStatus]) -> list:
-        """A batch of the plan as the rows `stage` takes (no database: any thread may build them)."""
+    def plan_data(self, assignments: dict[Team, list[Assignment]], status_moves: dict[CaseStatus, CaseStatus]) -> bytes:
+        """A batch of the plan as COPY data for `stage` (a few dozen bytes a case, where tuples would
+        take hundreds). Call it in the thread reading the `candidates` batches: it formats with the
+        reader's connection, which that thread alone uses (no round trip)."""
         moves = {before.value: after.value for before, after in status_moves.items()}
-        rows = []
-        for team, team_plan in assignments.items():
-            team_value = team.value
-            rows += [(case.id, case.locator, agent_id, team_value, case.version, case.status,
-                      moves.get(case.status, case.status)) for case, agent_id in team_plan]
-        return rows
+        data = io.BytesIO()
+        with Copy(self._reader.cursor(), writer=FileWriter(data)) as copy:
+            for team, team_plan in assignments.items():
+                team_value = team.value
+                for case, agent_id in team_plan:
+                    copy.write_row((case.id, case.locator, agent_id, team_value, case.version, case.status,
+                                    moves.get(case.status, case.status)))
+        return data.getvalue()
 
-    def stage(self, rows: list) -> None:
-        """COPY rows of the plan (`rows_to_apply`) into this transaction's plan table."""
+    def stage(self, data: bytes) -> None:
+        """Add a batch of the plan (`plan_data`) to this transaction's plan table."""
         self.conn.execute(text(_PLAN_TABLE))
         with self._driver().cursor() as cursor:
             with cursor.copy("COPY assignment_plan FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(data)
 
     def apply_staged(self, *, by: int | None, job_id: uuid.UUID) -> Counter:
         """Write the staged plan in one guarded statement and empty the plan table; counts per (team, agent)."""

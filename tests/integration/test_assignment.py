@@ -249,11 +249,11 @@ def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, mak
         store = work.assignment
         with store.candidates(100, PRIORITIES_FIRST_TO_LAST) as (_, batches):
             candidates = [case for batch in batches for case in batch]
-        plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
+            plan = plan_assignment(candidates, store.active_agents(), store.rotation(), store.bands())
+            store.stage(store.plan_data(plan.assignments, STATUS_ON_ASSIGNMENT))
         with engine.begin() as conn:  # e.g. an admin escalates it meanwhile
             conn.execute(text("UPDATE cases_processed SET status = 'Escalated', version = version + 1 WHERE id = :c"),
                          {"c": changed})
-        store.stage(store.rows_to_apply(plan.assignments, STATUS_ON_ASSIGNMENT))
         applied = store.apply_staged(by=None, job_id=uuid.uuid4())
         work.commit()
     assert applied == Counter({(Team.CALL_CENTER, agent): 1})
@@ -297,7 +297,8 @@ def test_a_run_in_many_batches_deals_across_them_and_a_stopped_one_leaves_nothin
     import domain.assignment
 
     monkeypatch.setattr(domain.assignment, "_BATCH", 3)  # several batches per priority
-    monkeypatch.setattr(domain.assignment, "_SWEEP", 6)  # written every two batches
+    monkeypatch.setattr(domain.assignment, "_SWEEP_MIN", 6)  # written every two batches
+    monkeypatch.setattr(domain.assignment, "_SWEEP_MAX", 6)
     agents = agents_of(make_user, call_center=3)["call_center"]
     insert_cases(engine, [{"dpd": 1, "priority": p, "due": f"{d}.00"} for p in ("Low", "Critical") for d in range(1, 8)])
     job = new_job(JobType.ASSIGN, {"dry_run": False}, None)
