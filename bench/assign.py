@@ -4,7 +4,8 @@
 
 Loads N generated cases (bench/gen_cases.py, all Pending and unassigned) with COPY into a database
 of its own, creates an admin and --agents agents per team, serves the API with gunicorn, runs one
-Celery worker, and times POST /api/cases/assign → job `succeeded` (polled every 50 ms). Then it
+Celery worker, and times POST /api/cases/assign → job `succeeded` (polled every 50 ms), sampling
+the worker's peak RSS meanwhile. Then it
 reloads the same cases and times, on the database alone, in a fresh state each time:
   - the bare set-based UPDATE of the same rows (assigned_to, status, version, updated_at) — the
     reference of the acceptance criterion;
@@ -27,6 +28,7 @@ import psycopg
 import requests
 from sqlalchemy.engine import make_url
 
+from bench.ingest import PeakRss
 from bench.servers import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,10 +118,13 @@ def load_cases(dsn: str, n: int) -> None:
 
 
 def settle(dsn: str) -> None:
-    """Every timing starts from the same state: statistics fresh, no dirty pages pending."""
+    """Every timing starts from the same state: statistics fresh, no dirty pages pending (in
+    PostgreSQL's buffers, nor in the system's, whose writeback would otherwise run during the
+    next timing)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE cases_processed")
         conn.execute("CHECKPOINT")
+    os.sync()
 
 
 @contextmanager
@@ -140,7 +145,7 @@ def worker(database_url: str, redis_url: str):
         while not probe.control.ping(timeout=0.5):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the Celery worker did not start")
-        yield
+        yield proc.pid
     finally:
         proc.terminate()  # the master alone: a warm shutdown that lets its pool finish
         proc.wait(60)
@@ -190,11 +195,15 @@ def main() -> None:
     agents = create_users(database_url, args.agents)
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min average, {os.cpu_count()} cores)")
     load_cases(dsn, args.cases)
-    with gunicorn(database_url, redis_url) as base, worker(database_url, redis_url):
+    with gunicorn(database_url, redis_url) as base, worker(database_url, redis_url) as worker_pid:
+        sampler = PeakRss({"worker": worker_pid})
+        sampler.start()
         elapsed, job = timed_run(base)
+        worker_rss = sampler.stop()["worker"] / 2**20
     if job["state"] != "succeeded" or job["result"]["assigned"] != args.cases:
         raise RuntimeError(f"the run did not assign every case: {job}")
     print(f"assignment run, POST → succeeded:      {elapsed:6.1f} s   result {job['result']['by_team']}")
+    print(f"peak RSS of the worker during the run:  {worker_rss:6.0f} MB")
 
     load_cases(dsn, args.cases)
     bare, rows = timed_sql(dsn, BARE_UPDATE, agents)
@@ -213,7 +222,8 @@ def main() -> None:
             ("assignment run, POST -> succeeded", elapsed, "s"),
             ("bare set-based UPDATE of the same rows", bare, "s"),
             ("the run's writes in one SQL statement", same, "s"),
-            ("run / bare UPDATE", elapsed / bare, "x")])
+            ("run / bare UPDATE", elapsed / bare, "x"),
+            ("peak RSS of the worker during the run", worker_rss, "MB")])
 
 
 if __name__ == "__main__":
