@@ -5,7 +5,6 @@ import io
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from functools import partial
 from typing import Iterator
 
 from psycopg.copy import Copy, FileWriter
@@ -212,15 +211,9 @@ def _planner(conn: Connection, settings: dict[str, str]) -> Iterator[None]:
         conn.execute(text(f"RESET {name}"))
 
 
-def _candidate_rows(_cursor):
-    """Rows as Candidates, the columns of _CANDIDATES in order: made in C, with no Python call
-    per row as `Candidate._make` would take (a million of them cost a second of a run)."""
-    return partial(tuple.__new__, Candidate)
-
-
 def _batches(driver, batch: int, priorities: list[str]) -> Iterator[list[Candidate]]:
     for priority in priorities:
-        with driver.cursor(name="assignment_candidates", row_factory=_candidate_rows) as cursor:
+        with driver.cursor(name="assignment_candidates", row_factory=lambda _: Candidate._make) as cursor:
             cursor.itersize = batch
             cursor.execute(_CANDIDATES + _OF_PRIORITY_IN_ORDER, (priority,))
             while rows := cursor.fetchmany(batch):
