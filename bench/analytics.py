@@ -47,7 +47,7 @@ def prepare_database(settings, n: int, reuse: bool) -> None:
     """Schema, users and N cases (skipped with --reuse when the cases are already there)."""
     import psycopg
 
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(settings.database_url)
     dsn = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -194,9 +194,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["DCOE_HOME"] = str(Path(args.home).resolve())
     (ROOT / "var").mkdir(exist_ok=True)
-    from dcoe import runtime
+    from dcoe import servers
 
-    settings = runtime.settings()  # starts the embedded servers when no URL is configured
+    settings = servers.settings()  # starts the embedded servers when no URL is configured
     prepare_database(settings, args.cases, args.reuse)
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -71,7 +71,7 @@ def create_database(server_url: str) -> tuple[str, str]:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
     upgrade(database_url)
@@ -81,8 +81,8 @@ def create_database(server_url: str) -> tuple[str, str]:
 def create_users(database_url: str, per_team: int) -> dict[str, list[int]]:
     """The admin and `per_team` agents per team; the agents' ids by team."""
     from domain import users
-    from domain.store.engine import get_engine
-    from domain.store.uow import UnitOfWork
+    from store.engine import get_engine
+    from store.uow import UnitOfWork
 
     agents: dict[str, list[int]] = {}
     with UnitOfWork(get_engine(database_url)) as uow:

@@ -60,7 +60,7 @@ def prepare_database(server_url: str, n: int, reuse: bool) -> str:
                     return database_url
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(database_url)
     agents = create_users(database_url)
@@ -76,8 +76,8 @@ def prepare_database(server_url: str, n: int, reuse: bool) -> str:
 def create_users(database_url: str) -> dict[str, list[int]]:
     """An admin and three agents per team; the agents' ids by team."""
     from domain import users
-    from domain.store.engine import get_engine
-    from domain.store.uow import UnitOfWork
+    from store.engine import get_engine
+    from store.uow import UnitOfWork
 
     agents: dict[str, list[int]] = {}
     with UnitOfWork(get_engine(database_url)) as uow:
@@ -177,8 +177,8 @@ def report(name: str, samples: list[float]) -> None:
 
 def deep_position(dsn: str, database_url: str, samples: int):
     """(page number, the case just before it) of a page >= DEPTH_PAGES, or as deep as the data allows."""
-    from domain.store.engine import get_engine
-    from domain.store.uow import UnitOfWork
+    from store.engine import get_engine
+    from store.uow import UnitOfWork
 
     where = "status = 'Pending' AND team = 'call_center' AND days_past_due >= %s"
     limit = LISTING["limit"]

@@ -47,9 +47,9 @@ def fresh_database(server_url: str) -> tuple[str, str]:
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
     database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
     from domain import users
-    from domain.store.engine import get_engine
-    from domain.store.migrate import upgrade
-    from domain.store.uow import UnitOfWork
+    from store.engine import get_engine
+    from store.migrate import upgrade
+    from store.uow import UnitOfWork
 
     upgrade(database_url)
     with UnitOfWork(get_engine(database_url)) as uow:

@@ -23,8 +23,8 @@ from bench.servers import servers
 
 # the job's calls to its stores, in the order it makes them
 STEPS = {
-    "domain.store.staging.Stager": ["add"],
-    "domain.store.ingest.IngestStore": ["reject_duplicates", "keep_errors", "lock_moving_cases",
+    "store.staging.Stager": ["add"],
+    "store.ingest.IngestStore": ["reject_duplicates", "keep_errors", "lock_moving_cases",
                                         "release_moving_cases", "refresh_cases", "insert_cases"],
 }
 
@@ -63,8 +63,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     from domain import ingestion
-    from domain.store.engine import get_engine
-    from domain.store.uow import UnitOfWork
+    from store.engine import get_engine
+    from store.uow import UnitOfWork
 
     server_url, _ = servers("ingest")
     database_url, _ = fresh_database(server_url)

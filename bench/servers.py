@@ -12,7 +12,7 @@ def servers(name: str) -> tuple[str, str]:
     var/bench-<name> (DCOE_HOME), which also holds the benchmark's logs."""
     home = Path(os.environ.setdefault("DCOE_HOME", str(ROOT / "var" / f"bench-{name}")))
     home.mkdir(parents=True, exist_ok=True)
-    from dcoe import runtime
+    from dcoe import servers
 
-    settings = runtime.settings()
+    settings = servers.settings()
     return settings.database_url, settings.redis_url

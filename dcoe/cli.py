@@ -9,17 +9,18 @@ import time
 
 import click
 
-from dcoe import runtime
+from client.cli import register
+from dcoe import servers
 from dcoe.config import Settings
 
 
 def _settings():
-    return runtime.settings()
+    return servers.settings()
 
 
 def _uow():
-    from domain.store.engine import get_engine
-    from domain.store.uow import UnitOfWork
+    from store.engine import get_engine
+    from store.uow import UnitOfWork
 
     return UnitOfWork(get_engine(_settings().database_url))
 
@@ -38,7 +39,7 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply the migrations up to REVISION (default: head)."""
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(_settings().database_url, revision)
     click.echo(f"database at {revision}")
@@ -120,7 +121,7 @@ def standalone(no_seed: bool) -> None:
     """Run everything: migrations, demo users, API, workers, beat and Flower; Ctrl-C stops all."""
     embedded = Settings.from_env().embedded  # asked before _settings() fills in the embedded URLs
     settings = _settings()
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(settings.database_url)
     if not no_seed:
@@ -195,6 +196,4 @@ def flower() -> None:
     _exec("flower")
 
 
-from dcoe.client_cli import register  # noqa: E402 - the client commands, after the server's own
-
-register(main)
+register(main)  # the client commands (dcoe login, upload, ...)

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from domain.cases import CaseStatus, Priority
 from domain.jobs import Job, JobType, new_job, submit
-from domain.readers import ReadAhead
+from domain.read_ahead import ReadAhead
 from domain.routing import Band, route, validate_bands
 from domain.users import Team
 

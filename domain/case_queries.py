@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from domain.cases import Case, CaseStatus, HistoryEntry, Priority, may_handle
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.jobs import Viewer
+from domain.viewer import Viewer
 from domain.users import Team
 
 

@@ -1,7 +1,7 @@
 """The rules of an uploaded case row — the one place they live. Pure: no I/O, no database.
 
 A row arrives as raw values (CSV strings, or JSON scalars with numbers as Decimal/int) in
-`COLUMNS` order; `check_row` either normalizes it into a `Case` or lists every problem.
+`COLUMNS` order; `check_row` either normalizes it into a `CaseRow` or lists every problem.
 Amounts stay decimal strings ("1234.50"): PostgreSQL parses them into NUMERIC(14,2) exactly,
 so no float ever touches money and the hot path builds no Decimal.
 """
@@ -29,7 +29,9 @@ _PRIORITIES = {p.value.lower(): p.value for p in Priority}
 _PRIORITY_CHOICES = ", ".join(p.value for p in Priority)
 
 
-class Case(NamedTuple):
+class CaseRow(NamedTuple):
+    """An uploaded row, normalized: what ingestion stores (not the `domain.cases.Case` of the API)."""
+
     case_id: str
     bank_code: str
     borrower_name: str
@@ -47,7 +49,7 @@ class Problem(NamedTuple):
 
 class CheckedRow(NamedTuple):
     case_id: str | None  # trimmed; kept even when the row is rejected, for reports and duplicates
-    case: Case | None  # None when the row is rejected
+    case: CaseRow | None  # None when the row is rejected
     problems: list[Problem]
 
 
@@ -184,7 +186,7 @@ _RULES = (_case_id, _text, _text, _amount, _amount, _days, _priority, _text)
 def check_row(values) -> CheckedRow:
     """Normalize one row (raw values in COLUMNS order), or report each of its problems."""
     try:  # the common case, a valid row, in one pass
-        case = Case(_case_id(values[0]), _text(values[1]), _text(values[2]), _amount(values[3]),
+        case = CaseRow(_case_id(values[0]), _text(values[1]), _text(values[2]), _amount(values[3]),
                     _amount(values[4]), _days(values[5]), _priority(values[6]), _text(values[7]))
     except _Invalid:
         return _problems_of(values)

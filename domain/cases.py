@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from domain.jobs import Viewer
+from domain.viewer import Viewer
 from domain.users import Team
 
 

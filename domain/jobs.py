@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Callable
 
 from domain.errors import Conflict, NotFound
+from domain.viewer import Viewer
 
 
 class JobType(str, enum.Enum):
@@ -26,14 +27,6 @@ class JobState(str, enum.Enum):
     @property
     def finished(self) -> bool:
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: admins see everything, everyone else only their own."""
-
-    user_id: int
-    is_admin: bool
 
 
 @dataclass

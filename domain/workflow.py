@@ -13,7 +13,7 @@ from domain.cases import (
     may_handle,
 )
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from domain.jobs import Viewer
+from domain.viewer import Viewer
 
 
 @dataclass(frozen=True)

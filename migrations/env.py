@@ -2,7 +2,8 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from domain.store.tables import metadata
+from store import locks
+from store.tables import metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
@@ -14,7 +15,7 @@ def run_migrations_online() -> None:
         context.configure(connection=connection, target_metadata=metadata)
         with context.begin_transaction():
             # several processes may start at once (web replicas, standalone): one migrates
-            context.execute("SELECT pg_advisory_xact_lock(7265001)")
+            context.execute(f"SELECT pg_advisory_xact_lock({locks.MIGRATIONS})")
             context.run_migrations()
 
 

@@ -19,7 +19,7 @@ import redis as redis_lib
 from sqlalchemy.engine import make_url
 
 from dcoe.config import Settings
-from dcoe.runtime import redis_client_url
+from dcoe.servers import redis_client_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("analytics_snapshots", "case_status_history", "case_assignments", "ingest_errors", "cases_raw",
@@ -55,7 +55,7 @@ def settings(servers) -> Settings:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     database_url = url.set(database=name).render_as_string(hide_password=False)
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(database_url)
     redis_lib.Redis.from_url(redis_client_url(redis_url)).flushdb()
@@ -66,7 +66,7 @@ def settings(servers) -> Settings:
         analytics_interval_seconds=0,
     )
     yield settings
-    from domain.store.engine import dispose_engines
+    from store.engine import dispose_engines
 
     dispose_engines()
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -90,14 +90,14 @@ def settings_env(settings: Settings, **extra) -> dict:
 
 @pytest.fixture(scope="session")
 def engine(settings):
-    from domain.store.engine import get_engine
+    from store.engine import get_engine
 
     return get_engine(settings.database_url)
 
 
 @pytest.fixture
 def uow(engine, clean_db):
-    from domain.store.uow import UnitOfWork
+    from store.uow import UnitOfWork
 
     return lambda: UnitOfWork(engine)
 
@@ -274,7 +274,7 @@ def make_case(engine, clean_db):
     from sqlalchemy import insert
 
     from domain.routing import route
-    from domain.store.tables import case_assignments, cases_processed
+    from store.tables import case_assignments, cases_processed
 
     numbers = iter(range(1, 1_000_000))
 
@@ -301,7 +301,7 @@ def make_job(uow, engine):
     from sqlalchemy import update
 
     from domain.jobs import JobType, new_job
-    from domain.store.tables import jobs
+    from store.tables import jobs
 
     def make(job_type=JobType.ANALYTICS, created_by: int | None = None, **columns) -> uuid.UUID:
         job = new_job(job_type, {"source": "test"}, created_by)

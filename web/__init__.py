@@ -13,9 +13,9 @@ MAX_JSON_BODY_BYTES = 1024 * 1024
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API; `settings` defaults to the environment (with the embedded servers)."""
     if settings is None:
-        from dcoe import runtime
+        from dcoe import servers
 
-        settings = runtime.settings()
+        settings = servers.settings()
     settings.validate()
     app = Flask(__name__)
     from web.converters import IdConverter
@@ -60,6 +60,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _limiter_storage(settings: Settings) -> str:
-    from dcoe.runtime import limiter_storage_url
+    from dcoe.servers import limiter_storage_url
 
     return limiter_storage_url(settings.redis_url)

@@ -17,7 +17,7 @@ from web.smorest import Blueprint
 
 from domain import users as user_cases
 from domain.errors import Forbidden
-from domain.jobs import Viewer
+from domain.viewer import Viewer
 from web.errors import problem
 from web.extensions import jwt, limiter, redis_client, settings, unit_of_work
 from web.schemas.users import AccessTokenSchema, LoginSchema, TokenPairSchema, UserSchema

@@ -14,9 +14,9 @@ from web.smorest import Api
 
 from dcoe.config import Settings
 from dcoe.queue import CeleryJobQueue, task_routes
-from dcoe.runtime import redis_client_url
-from domain.store.engine import get_engine
-from domain.store.uow import UnitOfWork
+from dcoe.servers import redis_client_url
+from store.engine import get_engine
+from store.uow import UnitOfWork
 
 api = Api()
 jwt = JWTManager()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from domain.store.engine import database_answers
+from store.engine import database_answers
 from web.extensions import celery_client, engine, redis_client
 from web.metrics import queue_depths
 from web.schemas.common import HealthSchema, ReadySchema

@@ -20,7 +20,7 @@ from prometheus_client.utils import floatToGoString
 
 from dcoe.queue import TASK_FOR_JOB
 from domain.jobs import JobState, JobType
-from domain.store.metrics import job_figures
+from store.metrics import job_figures
 from web.extensions import redis_client, unit_of_work
 
 log = logging.getLogger(__name__)

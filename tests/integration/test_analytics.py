@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 
 from domain import analytics
-from domain.store.tables import analytics_snapshots, cases_processed, jobs, users
+from store.tables import analytics_snapshots, cases_processed, jobs, users
 from conftest import ROOT, settings_env, wait_for_job
 
 CENT = Decimal("0.01")

@@ -1,5 +1,5 @@
 """Migrations on scratch databases: 0002 keeps each case's history through an upgrade and a
-downgrade, and domain/store/tables.py mirrors the schema they build."""
+downgrade, and store/tables.py mirrors the schema they build."""
 from __future__ import annotations
 
 import uuid
@@ -14,9 +14,9 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
 
 from domain.cases import HistoryKind
-from domain.store.cases import CaseStore
-from domain.store.migrate import alembic_config, upgrade
-from domain.store.tables import metadata
+from store.cases import CaseStore
+from store.migrate import alembic_config, upgrade
+from store.tables import metadata
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 T1, T2 = T0 + timedelta(hours=1), T0 + timedelta(days=1)

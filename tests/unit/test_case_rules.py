@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.case_rules import COLUMNS, Case, check_row, map_columns
+from domain.case_rules import COLUMNS, CaseRow, check_row, map_columns
 
 GOOD = ["CASE-1", "HDFC", "Asha Rao", "74667.02", "13404.00", "24", "Low", "West"]
 
@@ -21,7 +21,7 @@ def problems(**changes):
 def test_a_valid_row_is_normalized_into_a_case():
     checked = check_row(row(case_id=" CASE-1 ", priority=" hIGH ", loan_amount=" 12.5 ", days_past_due=" 007 "))
     assert checked.problems == []
-    assert checked.case == Case("CASE-1", "HDFC", "Asha Rao", "12.5", "13404.00", 7, "High", "West")
+    assert checked.case == CaseRow("CASE-1", "HDFC", "Asha Rao", "12.5", "13404.00", 7, "High", "West")
 
 
 @pytest.mark.parametrize("case_id, message", [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from dcoe.client_cli import ProgressLine
+from client.cli import ProgressLine
 
 
 class Terminal(io.StringIO):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from domain.readers import ReadAhead
+from domain.read_ahead import ReadAhead
 
 
 def wait_until(condition, timeout=5.0) -> None:

@@ -7,7 +7,7 @@ import pytest
 from domain.case_queries import CaseFilter, CaseSort, scoped_filter
 from domain.cases import TRANSITIONS, Case, CaseStatus, Priority, allowed_transitions
 from domain.errors import Conflict, Forbidden, InvalidInput
-from domain.jobs import Viewer
+from domain.viewer import Viewer
 from domain.users import Team
 from domain.workflow import plan_status_change
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert, update
 
 from conftest import login
-from domain.store.tables import case_assignments, case_status_history, cases_processed
+from store.tables import case_assignments, case_status_history, cases_processed
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import redis as redis_lib
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import wait_for_job
-from dcoe.runtime import redis_client_url
+from dcoe.servers import redis_client_url
 from web import create_app
 from web.metrics import queue_depths
 

@@ -7,10 +7,10 @@ import redis
 from celery import shared_task
 from celery.signals import task_postrun
 
-from dcoe import debounce, runtime
-from dcoe.runtime import redis_client_url
+from dcoe import debounce, servers
+from dcoe.servers import redis_client_url
 from domain import analytics
-from worker.runtime import execute, queue, uow_factory
+from worker.harness import execute, queue, uow_factory
 
 # The jobs that change what the summary shows; `execute` returns the job's outcome.
 _REFRESH_AFTER = frozenset({"ingest.run", "assignment.run"})
@@ -39,5 +39,5 @@ def _refresh_after_data_jobs(sender=None, retval=None, **_) -> None:
 
 @lru_cache(maxsize=1)
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(redis_client_url(runtime.settings().redis_url),
+    return redis.Redis.from_url(redis_client_url(servers.settings().redis_url),
                                 socket_timeout=2, socket_connect_timeout=2)

@@ -3,9 +3,9 @@ import time
 
 from celery import shared_task
 
-from dcoe import runtime
+from dcoe import servers
 from domain.assignment import run_assignment, schedule_assignment
-from worker.runtime import execute, queue, uow_factory
+from worker.harness import execute, queue, uow_factory
 
 
 @shared_task(name="assignment.run", bind=True)
@@ -17,7 +17,7 @@ def run(self, job_id: str) -> str:
 @shared_task(name="assignment.schedule", bind=True)
 def schedule(self, interval_seconds: int | None = None) -> str | None:
     """Start this interval's assign job; another beat firing in the same interval starts nothing."""
-    interval = interval_seconds or runtime.settings().assign_interval_seconds
+    interval = interval_seconds or servers.settings().assign_interval_seconds
     if interval <= 0:
         return None
     with uow_factory()() as uow:

@@ -2,7 +2,7 @@
 from celery import shared_task
 
 from domain.ingestion import ingest_upload
-from worker.runtime import execute
+from worker.harness import execute
 
 
 @shared_task(name="ingest.run", bind=True)

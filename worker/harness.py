@@ -12,18 +12,18 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError
 
-from dcoe import runtime
+from dcoe import servers
 from dcoe.queue import CeleryJobQueue
 from domain.job_runner import fail, fail_unexpectedly, run_job
-from domain.store.engine import get_engine
-from domain.store.uow import UnitOfWork
+from store.engine import get_engine
+from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 def uow_factory():
     """A factory of units of work on this process's database."""
-    return partial(UnitOfWork, get_engine(runtime.settings().database_url))
+    return partial(UnitOfWork, get_engine(servers.settings().database_url))
 
 
 def queue(task: Task) -> CeleryJobQueue:
@@ -33,7 +33,7 @@ def queue(task: Task) -> CeleryJobQueue:
 
 def execute(task: Task, job_id: str, handler) -> str:
     """Run a job through the harness; a crash is retried by Celery, then the job is failed."""
-    settings = runtime.settings()
+    settings = servers.settings()
     try:
         with _cyclic_gc_paused():
             return run_job(uuid.UUID(job_id), uow_factory(), handler, max_attempts=settings.job_max_attempts)

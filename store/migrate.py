@@ -6,9 +6,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-import migrations
-
-_MIGRATIONS = Path(migrations.__file__).parent
+# the migrations folder beside this package (in a checkout and in an installed tree alike):
+# located by path, so the adapter imports nothing from the layer above it
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:

@@ -15,13 +15,17 @@ from typing import Sequence
 
 from sqlalchemy import Connection, text
 
+from domain.case_rules import COLUMNS
+
 STAGING = "ingest_staging"
 _BATCH = "ingest_batch"
-_TYPED = ("line_no int NOT NULL, case_id text, bank_code text, borrower_name text, loan_amount numeric(14,2), "
-          "due_amount numeric(14,2), days_past_due int, priority case_priority, region text, team team, "
-          "error_fields text[], error_messages text[]")
-_TYPED_COLUMNS = ("line_no, case_id, bank_code, borrower_name, loan_amount, due_amount, days_past_due, priority, "
-                  "region, team, error_fields, error_messages")
+# the staged columns: the case's (the one list, domain.case_rules.COLUMNS), its team, its problems
+_SQL_TYPES = {"line_no": "int NOT NULL", "loan_amount": "numeric(14,2)", "due_amount": "numeric(14,2)",
+              "days_past_due": "int", "priority": "case_priority", "team": "team",
+              "error_fields": "text[]", "error_messages": "text[]"}
+_STAGED = ("line_no", *COLUMNS, "team", "error_fields", "error_messages")
+_TYPED = ", ".join(f"{c} {_SQL_TYPES.get(c, 'text')}" for c in _STAGED)
+_TYPED_COLUMNS = ", ".join(_STAGED)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 64  # deeper JSON is summarized rather than recursed into
 

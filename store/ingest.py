@@ -11,17 +11,17 @@ from typing import Iterator
 
 from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select, text
 
-from domain.store.releases import release_cases
-from domain.store.staging import STAGING, Stager
-from domain.store.tables import ingest_errors
+from domain.case_rules import COLUMNS
+from store import locks
+from store.releases import release_cases
+from store.staging import STAGING, Stager
+from store.tables import ingest_errors
 
-_CASE_COLUMNS = ("case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
-                 "priority", "region", "team")
+_CASE_COLUMNS = (*COLUMNS, "team")
 _CHANGEABLE = _CASE_COLUMNS[1:]  # what a refresh may change
 _SET_CHANGED = ", ".join(f"{c} = s.{c}" for c in _CHANGEABLE)
 _CHANGED = (f"({', '.join(f'p.{c}' for c in _CHANGEABLE)}) "
             f"IS DISTINCT FROM ({', '.join(f's.{c}' for c in _CHANGEABLE)})")
-_WRITERS_LOCK = 7265003  # advisory lock class: "an ingest job is writing cases"
 
 
 class IngestStore:
@@ -105,7 +105,7 @@ class IngestStore:
         Only ingestion inserts cases: with writers taking turns, no other file inserts a case
         between this job's refresh and its insert.
         """
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": _WRITERS_LOCK})
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), locks.INGEST_WRITERS)))
 
     def refresh_cases(self, job_id: uuid.UUID) -> int:
         """Update the stored cases whose values changed (status and assignment kept); returns how many.

@@ -8,9 +8,9 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from domain.jobs import Job, JobState, JobType
-from domain.store.tables import jobs
+from store import locks
+from store.tables import UNFINISHED, jobs
 
-_LOCK_NAMESPACE = 7265002  # advisory lock class for "a worker is executing this job"
 
 
 def _to_job(row) -> Job:
@@ -33,7 +33,7 @@ def _to_job(row) -> Job:
 
 
 def job_lock_key(job_id: uuid.UUID) -> int:
-    """The 32-bit key of the job's advisory lock (paired with _LOCK_NAMESPACE)."""
+    """The 32-bit key of the job's advisory lock (paired with locks.JOB_CLASS)."""
     return int.from_bytes(job_id.bytes[:4], "big", signed=True)
 
 
@@ -113,11 +113,11 @@ class JobStore:
         """Queued: cancelled at once. Running: flagged, the worker stops at its next checkpoint."""
         self.conn.execute(
             update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.state == "queued")
-            .values(state="cancelled", cancel_requested=True, finished_at=func.now())
+            .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED.value)
+            .values(state=JobState.CANCELLED.value, cancel_requested=True, finished_at=func.now())
         )
         self.conn.execute(
-            update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running").values(cancel_requested=True)
+            update(jobs).where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING.value).values(cancel_requested=True)
         )
 
     # --- execution (used by the job runner) -------------------------------------------------
@@ -127,14 +127,14 @@ class JobStore:
         return bool(
             self.conn.execute(
                 text("SELECT pg_try_advisory_lock(:ns, :key)"),
-                {"ns": _LOCK_NAMESPACE, "key": job_lock_key(job_id)},
+                {"ns": locks.JOB_CLASS, "key": job_lock_key(job_id)},
             ).scalar()
         )
 
     def unlock(self, job_id: uuid.UUID) -> None:
         self.conn.execute(
             text("SELECT pg_advisory_unlock(:ns, :key)"),
-            {"ns": _LOCK_NAMESPACE, "key": job_lock_key(job_id)},
+            {"ns": locks.JOB_CLASS, "key": job_lock_key(job_id)},
         )
 
     def is_locked(self, job_id: uuid.UUID) -> bool:
@@ -145,7 +145,7 @@ class JobStore:
                     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
                     "AND classid = :ns AND objid = (:key)::oid AND objsubid = 2)"
                 ),
-                {"ns": _LOCK_NAMESPACE, "key": job_lock_key(job_id) & 0xFFFFFFFF},
+                {"ns": locks.JOB_CLASS, "key": job_lock_key(job_id) & 0xFFFFFFFF},
             ).scalar()
         )
 
@@ -153,9 +153,9 @@ class JobStore:
         """Move a queued (or orphaned running) job to running and count the attempt."""
         row = self.conn.execute(
             update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.state.in_(["queued", "running"]))
+            .where(jobs.c.id == job_id, jobs.c.state.in_(UNFINISHED))
             .values(
-                state="running",
+                state=JobState.RUNNING.value,
                 attempts=jobs.c.attempts + 1,
                 started_at=func.coalesce(jobs.c.started_at, func.now()),
                 heartbeat_at=func.now(),
@@ -189,13 +189,13 @@ class JobStore:
 
     def requeue(self, job_id: uuid.UUID) -> None:
         self.conn.execute(
-            update(jobs).where(jobs.c.id == job_id).values(state="queued", enqueued_at=None)
+            update(jobs).where(jobs.c.id == job_id).values(state=JobState.QUEUED.value, enqueued_at=None)
         )
 
     def unfinished(self) -> list[tuple[Job, datetime | None, datetime | None]]:
         """Queued and running jobs with their enqueue time and last heartbeat."""
         rows = self.conn.execute(
-            select(jobs).where(jobs.c.state.in_(["queued", "running"])).with_for_update(skip_locked=True)
+            select(jobs).where(jobs.c.state.in_(UNFINISHED)).with_for_update(skip_locked=True)
         )
         return [(_to_job(r), r.enqueued_at, r.heartbeat_at) for r in rows]
 

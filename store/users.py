@@ -5,7 +5,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.users import Role, User
-from domain.store.tables import users
+from store.tables import users
 
 
 def _to_user(row) -> User:

@@ -9,11 +9,11 @@ from sqlalchemy import Connection, ColumnElement, case, delete, extract, func, i
 from domain.analytics import Agent, Cell
 from domain.cases import CaseStatus
 from domain.routing import Band
-from domain.store.tables import analytics_snapshots, cases_processed, jobs, users
+from domain.jobs import JobType
+from store import locks
+from store.tables import UNFINISHED, analytics_snapshots, cases_processed, jobs, users
 from domain.users import TEAM_OF_ROLE, Role, Team
 
-_LOCK_NAMESPACE = 7265005  # advisory lock class of analytics (jobs use 7265002)
-_REFRESH_REQUESTS = 1  # held while deciding whether a refresh job is needed
 
 _AGENT_ROLES = [role.value for role, team in TEAM_OF_ROLE.items() if team is not None]
 
@@ -87,13 +87,13 @@ class AnalyticsStore:
 
     def lock_refresh_requests(self) -> None:
         """Serialize 'is a refresh already coming?' decisions until this transaction ends."""
-        self.conn.execute(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, _REFRESH_REQUESTS)))
+        self.conn.execute(select(func.pg_advisory_xact_lock(*locks.ANALYTICS_REFRESH_REQUESTS)))
 
     def unfinished_refresh_id(self) -> uuid.UUID | None:
         """The oldest analytics job still queued or running."""
         return self.conn.execute(
             select(jobs.c.id)
-            .where(jobs.c.type == "analytics", jobs.c.state.in_(["queued", "running"]))
+            .where(jobs.c.type == JobType.ANALYTICS.value, jobs.c.state.in_(UNFINISHED))
             .order_by(jobs.c.created_at)
             .limit(1)
         ).scalar()

@@ -14,13 +14,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from domain.assignment import Assignment, Candidate
 from domain.cases import CaseStatus
 from domain.routing import Band
-from domain.store.releases import release_cases
-from domain.store.tables import assignment_bands, team_rotation, users
+from store import locks
+from store.releases import release_cases
+from store.tables import assignment_bands, team_rotation, users
 from domain.users import TEAM_OF_ROLE, Role, Team
 
 # Advisory lock (namespace, key) held by an assignment run, and by whatever takes cases away from
 # agents, until commit: a run never hands a case to an agent who is being released meanwhile.
-_RUN_LOCK = (7265004, 1)
 
 # The literal predicate of the partial index cases_unassigned_idx, so a run over a mostly
 # assigned table reads the index, not the table (a bound parameter would not match it). A run
@@ -87,7 +87,7 @@ class AssignmentStore:
 
     def serialize_runs(self) -> None:
         """Wait for, then hold until the transaction ends, the lock of assignment runs."""
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), _RUN_LOCK)))
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), locks.ASSIGNMENT_RUN)))
 
     @contextmanager
     def candidates(self, batch: int, priorities: list[str]) -> Iterator[tuple[int, Iterator[list[Candidate]]]]:

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from domain.jobs import JobState, JobType
+
 metadata = MetaData()
 
 Money = Numeric(14, 2)
@@ -31,8 +33,9 @@ user_role = Enum("admin", "call_center_agent", "field_agent", "legal_team", name
 team = Enum("call_center", "field", "legal", name="team")
 case_status = Enum("Pending", "In Progress", "Resolved", "Escalated", name="case_status")
 case_priority = Enum("Low", "Medium", "High", "Critical", name="case_priority")
-job_type = Enum("ingest", "assign", "analytics", name="job_type")
-job_state = Enum("queued", "running", "succeeded", "failed", "cancelled", name="job_state")
+job_type = Enum(*(t.value for t in JobType), name="job_type")
+job_state = Enum(*(s.value for s in JobState), name="job_state")
+UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 def _now():
@@ -59,7 +62,7 @@ jobs = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("type", job_type, nullable=False),
-    Column("state", job_state, nullable=False, server_default="queued"),
+    Column("state", job_state, nullable=False, server_default=JobState.QUEUED.value),
     Column("progress_done", BigInteger, nullable=False, server_default="0"),
     Column("progress_total", BigInteger),
     Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
-from domain.store.analytics import AnalyticsStore
-from domain.store.assignment import AssignmentStore
-from domain.store.cases import CaseStore
-from domain.store.ingest import IngestStore
-from domain.store.jobs import JobStore
-from domain.store.uploads import UploadStore
-from domain.store.users import UserStore
+from store.analytics import AnalyticsStore
+from store.assignment import AssignmentStore
+from store.cases import CaseStore
+from store.ingest import IngestStore
+from store.jobs import JobStore
+from store.uploads import UploadStore
+from store.users import UserStore
 
 
 class UnitOfWork:

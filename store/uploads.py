@@ -15,8 +15,8 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.jobs import Job
-from domain.store.jobs import JobStore
-from domain.store.tables import upload_chunks, uploads
+from store.jobs import JobStore
+from store.tables import upload_chunks, uploads
 
 _IDEMPOTENCY_INDEX = "jobs_idempotency_key"
 

@@ -5,7 +5,7 @@ from sqlalchemy import Connection, func, insert, select, text, tuple_, update
 
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import Case, CaseStatus, HistoryEntry, HistoryKind, Priority
-from domain.store.tables import case_status_history, cases_processed
+from store.tables import case_status_history, cases_processed
 from domain.users import Team
 from domain.workflow import StatusChange
 

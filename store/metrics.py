@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Connection, Float, and_, func, select
 
-from domain.store.tables import jobs
+from domain.jobs import JobState, JobType
+from store.tables import jobs
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class JobFigures:
 def job_figures(conn: Connection, bounds: tuple[float, ...]) -> JobFigures:
     """Jobs by type and state, run times of finished jobs against `bounds`, and ingested rows."""
     run_time = func.extract("epoch", jobs.c.finished_at - jobs.c.started_at).cast(Float)
-    ingested = and_(jobs.c.type == "ingest", jobs.c.state == "succeeded")
+    ingested = and_(jobs.c.type == JobType.INGEST.value, jobs.c.state == JobState.SUCCEEDED.value)
 
     def result_count(key: str):
         return jobs.c.result[key].astext.cast(BigInteger)

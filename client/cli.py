@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from dcoe.client import DEFAULT_URL, ClientError, Client
+from client.api import DEFAULT_URL, ClientError, Client
 
 UNITS = {"ingest": "rows", "assign": "cases"}
 

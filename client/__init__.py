@@ -1,0 +1,1 @@
+"""The HTTP API's client: `client.api` (requests) and the `dcoe` client commands (`client.cli`)."""
