@@ -10,7 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml ./
 COPY dcoe ./dcoe
+COPY client ./client
 COPY domain ./domain
+COPY store ./store
 COPY web ./web
 COPY worker ./worker
 COPY migrations ./migrations

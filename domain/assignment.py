@@ -14,6 +14,7 @@ from itertools import cycle
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from domain.cases import CaseStatus, Priority
+from domain.events import CasesChanged
 from domain.jobs import Job, JobType, new_job, submit
 from domain.read_ahead import ReadAhead
 from domain.routing import Band, route, validate_bands
@@ -201,6 +202,8 @@ def run_assignment(job: Job, uow, progress) -> dict:
             done += staged
     if not dry_run:
         store.save_rotation(dealer.last_agents)
+        if sum(counts.values()):
+            uow.record(CasesChanged("assignment"))
     progress.advance(done, force=True)
     return result(counts, dealer.left_unassigned, dry_run=dry_run)
 
@@ -243,5 +246,6 @@ def get_bands(uow) -> list[Band]:
 def replace_bands(uow, bands: list[Band]) -> list[Band]:
     """Replace the routing bands; the next run routes open unassigned cases by them."""
     uow.assignment.replace_bands(validate_bands(bands))
+    uow.record(CasesChanged("routing bands"))  # the summary counts cases by the team their DPD routes them to
     uow.commit()
     return uow.assignment.bands()

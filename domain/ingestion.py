@@ -18,7 +18,9 @@ from domain import case_rules, readers
 from domain.case_rules import check_row
 from domain.cases import OPEN_STATUSES
 from domain.errors import InvalidInput, JobFailed
+from domain.events import CasesChanged
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
+from domain.read_ahead import ReadAhead
 from domain.routing import route
 
 ERRORS_SAMPLE_SIZE = 100
@@ -102,6 +104,8 @@ def ingest_upload(job: Job, uow, progress) -> dict:
     store.refresh_cases(job.id)
     inserted = store.insert_cases(job.id)
     rejected = store.rejected_count()
+    if total > rejected or released:
+        uow.record(CasesChanged("ingest"))
     return {
         "rows_total": total,
         "rows_inserted": inserted,
@@ -115,7 +119,7 @@ def ingest_upload(job: Job, uow, progress) -> dict:
 def _stage(store, job_id: uuid.UUID, keys: list[str], rows: Callable, progress) -> int:
     """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
     done = 0
-    with store.staging(job_id, keys) as stager, readers.ReadAhead(_batched(rows(stager))) as ahead:
+    with store.staging(job_id, keys) as stager, ReadAhead(_batched(rows(stager))) as ahead:
         for batch in ahead:
             stager.add(batch)
             done += len(batch)

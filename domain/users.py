@@ -5,6 +5,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.events import CasesChanged
 from domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from domain.security import hash_password, verify_password
 
@@ -102,7 +103,8 @@ def update_user(uow, user_id: int, *, by: int, name=None, role=None, active=None
     leaves_team = user.team is not None and (not updated.active or updated.team != user.team)
     if leaves_team:
         reason = "agent deactivated" if not updated.active else f"agent moved to role {updated.role.value}"
-        uow.assignment.release_agent_cases(user_id, by=by, reason=reason)
+        if uow.assignment.release_agent_cases(user_id, by=by, reason=reason):
+            uow.record(CasesChanged("agent released"))
     uow.commit()
     return updated
 

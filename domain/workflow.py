@@ -12,6 +12,7 @@ from domain.cases import (
     allowed_transitions,
     may_handle,
 )
+from domain.events import CasesChanged
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from domain.viewer import Viewer
 
@@ -70,5 +71,6 @@ def update_status(uow, case_pk: int, actor: Viewer, *, status: CaseStatus, comme
         raise PreconditionFailed(f"case {case_pk} is at version {case.version}; reload it and retry")
     change = plan_status_change(case, status, actor, amount_recovered=amount_recovered, comment=comment)
     updated = uow.cases.apply_status_change(case_pk, change, by=actor.user_id)
+    uow.record(CasesChanged("status"))
     uow.commit()
     return updated

@@ -1,7 +1,11 @@
 """Unit of work: one connection, one transaction; leaving the block without commit rolls back."""
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 from sqlalchemy import Connection, Engine
+
+from domain.events import Event
 
 from store.analytics import AnalyticsStore
 from store.assignment import AssignmentStore
@@ -13,12 +17,18 @@ from store.users import UserStore
 
 
 class UnitOfWork:
-    """`with UnitOfWork(engine) as uow: ...; uow.commit()` — cosmicpython's pattern, SQLAlchemy 2."""
+    """`with UnitOfWork(engine) as uow: ...; uow.commit()` — cosmicpython's pattern, SQLAlchemy 2.
+
+    Implements `domain.unit_of_work.UnitOfWork`. The events a use case records are handed to
+    `publish` (the process's message bus) after the commit that makes them true.
+    """
 
     connection: Connection
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, publish: Callable[[Iterable[Event]], None] | None = None):
         self._engine = engine
+        self._publish = publish
+        self._events: list[Event] = []
 
     def __enter__(self) -> "UnitOfWork":
         self.connection = self._engine.connect()
@@ -34,6 +44,7 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._events = []  # not committed: nothing happened
         try:
             if self._transaction.is_active:
                 self._transaction.rollback()
@@ -41,11 +52,19 @@ class UnitOfWork:
             self.connection.close()
 
     def commit(self) -> None:
-        """Commit what was done so far; the unit of work stays usable."""
+        """Commit what was done so far, then publish its events; the unit of work stays usable."""
         self._transaction.commit()
         self._transaction = self.connection.begin()
+        events, self._events = self._events, []
+        if events and self._publish is not None:
+            self._publish(events)
 
     def rollback(self) -> None:
-        """Discard what was done since the last commit."""
+        """Discard what was done, and the events recorded, since the last commit."""
+        self._events = []
         self._transaction.rollback()
         self._transaction = self.connection.begin()
+
+    def record(self, event: Event) -> None:
+        """Remember an event; it is published once the change commits."""
+        self._events.append(event)

@@ -1,5 +1,4 @@
-"""Analytics API (admin): the latest summary as JSON or CSV, a refresh on demand, and
-`refresh_soon` for the views that change cases."""
+"""Analytics API (admin): the latest summary as JSON or CSV, and a refresh on demand."""
 from __future__ import annotations
 
 import csv
@@ -9,10 +8,9 @@ from flask import Response, json
 from flask_jwt_extended import current_user
 from web.smorest import Blueprint
 
-from dcoe import debounce
 from domain import analytics
 from web.auth import admin_required
-from web.extensions import celery_client, enqueue, redis_client, unit_of_work
+from web.extensions import enqueue, unit_of_work
 from web.jobs import accepted
 from web.schemas.analytics import SummarySchema
 from web.schemas.jobs import JobSchema
@@ -65,11 +63,6 @@ def refresh():
     """Start an analytics job; its `result` is the new summary, also served by GET /summary."""
     with unit_of_work() as uow:
         return accepted(analytics.request_refresh(uow, enqueue(), created_by=current_user.id))
-
-
-def refresh_soon() -> None:
-    """Ask for a debounced refresh after a case changed; never raises (the change stands anyway)."""
-    debounce.refresh_soon(celery_client, redis_client, unit_of_work)
 
 
 def _accepted_job(job) -> Response:

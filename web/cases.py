@@ -85,9 +85,6 @@ def update_status(change, case_id: int):
     if_match = _if_match()
     with unit_of_work() as uow:
         case = workflow.update_status(uow, case_id, viewer(), if_match=if_match, **change)
-    from web.analytics import refresh_soon  # the dashboard catches up shortly, debounced
-
-    refresh_soon()
     return _with_etag(case)
 
 

@@ -12,10 +12,12 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from web.smorest import Api
 
+from dcoe.bus import message_bus
 from dcoe.config import Settings
 from dcoe.queue import CeleryJobQueue, task_routes
 from dcoe.servers import redis_client_url
 from store.engine import get_engine
+from domain.messagebus import MessageBus
 from store.uow import UnitOfWork
 
 api = Api()
@@ -33,6 +35,12 @@ class Resources:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(redis_client_url(self.settings.redis_url), socket_timeout=2,
                                     socket_connect_timeout=2, health_check_interval=30)
+
+    @cached_property
+    def bus(self) -> MessageBus:
+        """The web's message bus: what follows the changes its requests commit."""
+        return message_bus(lambda: self.celery, lambda: self.redis,
+                           lambda: UnitOfWork(get_engine(self.settings.database_url)))
 
     @cached_property
     def celery(self) -> Celery:
@@ -63,8 +71,8 @@ def celery_client() -> Celery:
 
 
 def unit_of_work() -> UnitOfWork:
-    """A new unit of work on the app's database."""
-    return UnitOfWork(engine())
+    """A new unit of work on the app's database; its committed events go to the web's bus."""
+    return UnitOfWork(engine(), publish=resources().bus.publish)
 
 
 def enqueue():

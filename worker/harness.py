@@ -5,25 +5,46 @@ import gc
 import logging
 import uuid
 from contextlib import contextmanager
-from functools import partial
-from typing import Iterator
+from functools import lru_cache, partial
+from typing import Callable, Iterator
 
-from celery import Task
+import redis
+from celery import Task, current_app
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from dcoe import servers
+from dcoe.bus import message_bus
+from dcoe.servers import redis_client_url
 from dcoe.queue import CeleryJobQueue
 from domain.job_runner import fail, fail_unexpectedly, run_job
+from domain.messagebus import MessageBus
 from store.engine import get_engine
 from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-def uow_factory():
-    """A factory of units of work on this process's database."""
-    return partial(UnitOfWork, get_engine(servers.settings().database_url))
+def uow_factory() -> Callable[[], UnitOfWork]:
+    """A factory of units of work on this process's database; committed events go to its bus."""
+    return partial(UnitOfWork, _engine(), publish=_bus().publish)
+
+
+def _engine() -> Engine:
+    return get_engine(servers.settings().database_url)
+
+
+@lru_cache(maxsize=1)
+def _bus() -> MessageBus:
+    """The worker's message bus: what follows the changes its jobs commit."""
+    return message_bus(lambda: current_app, _redis, lambda: UnitOfWork(_engine()))
+
+
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(redis_client_url(servers.settings().redis_url),
+                                socket_timeout=2, socket_connect_timeout=2)
 
 
 def queue(task: Task) -> CeleryJobQueue:

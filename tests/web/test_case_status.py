@@ -5,8 +5,8 @@ from datetime import datetime
 
 import pytest
 
-import web.analytics
 from conftest import login
+from domain.events import CasesChanged
 
 WALKS = [  # every allowed transition appears in one of these walks
     ["In Progress", "Escalated", "In Progress", "Resolved"],
@@ -16,11 +16,13 @@ WALKS = [  # every allowed transition appears in one of these walks
 
 
 @pytest.fixture(autouse=True)
-def refreshes(monkeypatch):
-    """Records the analytics refreshes asked for (that helper is tested with the analytics API)."""
-    calls = []
-    monkeypatch.setattr(web.analytics, "refresh_soon", lambda: calls.append(1), raising=False)
-    return calls
+def refreshes(app, monkeypatch):
+    """Records the events the web's bus publishes (their handlers are tested with the analytics API)."""
+    published = []
+    with app.app_context():
+        bus = app.extensions["dcoe"].bus
+    monkeypatch.setattr(bus, "publish", lambda events: published.extend(events))
+    return published
 
 
 @pytest.fixture
@@ -212,10 +214,10 @@ def test_a_malformed_if_match_is_400(client, make_case, admin_headers, if_match)
     assert patch(client, admin_headers, make_case(), {"status": "Escalated"}, if_match).status_code == 400
 
 
-def test_a_successful_change_asks_for_an_analytics_refresh_and_a_refused_one_does_not(client, make_case,
-                                                                                     admin_headers, refreshes):
+def test_a_successful_change_publishes_that_cases_changed_and_a_refused_one_does_not(client, make_case,
+                                                                                      admin_headers, refreshes):
     case_pk = make_case()
     assert patch(client, admin_headers, case_pk, {"status": "Resolved"}).status_code == 409
     assert refreshes == []
     assert patch(client, admin_headers, case_pk, {"status": "Escalated"}).status_code == 200
-    assert refreshes == [1]
+    assert refreshes == [CasesChanged("status")]
