@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test clean clean-data
+.PHONY: install run test lint clean clean-data
 
 install: $(INSTALLED)
 
@@ -35,3 +35,7 @@ clean:
 ## clean-data: delete the embedded PostgreSQL and Redis data (stop `make run` first)
 clean-data:
 	rm -rf var
+
+## lint: ruff, as CI runs it
+lint: install
+	$(BIN)/ruff check .

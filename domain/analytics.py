@@ -22,11 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from domain.cases import OPEN_STATUSES, CaseStatus
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.users import Team
+
+if TYPE_CHECKING:  # domain.stores speaks of cells and agents
+    from domain.job_runner import Progress
+    from domain.unit_of_work import UnitOfWork
 
 # (label, highest DPD in the bucket); None: unbounded. Buckets are consecutive from 0.
 AGING_BUCKETS: tuple[tuple[str, int | None], ...] = (
@@ -121,7 +125,7 @@ def _money(amount: Decimal) -> str:
     return str(amount.quantize(_CENT))
 
 
-def refresh_summary(job: Job, uow, progress) -> dict:
+def refresh_summary(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     """Job handler: compute the summary, store it as the latest snapshot, return it."""
     progress.set_total(1)
     as_of = uow.jobs.now()  # the transaction's start: every change committed before it counts
@@ -133,12 +137,13 @@ def refresh_summary(job: Job, uow, progress) -> dict:
     return summary
 
 
-def latest_summary(uow) -> dict | None:
+def latest_summary(uow: UnitOfWork) -> dict | None:
     """The most recent snapshot's summary; None before the first one is computed."""
     return uow.analytics.latest_summary()
 
 
-def summary_or_first_refresh(uow, enqueue: Enqueue, *, requested_by: int | None) -> tuple[dict | None, Job | None]:
+def summary_or_first_refresh(uow: UnitOfWork, enqueue: Enqueue, *,
+                             requested_by: int | None) -> tuple[dict | None, Job | None]:
     """The latest summary; before the first snapshot exists, the job computing it instead."""
     summary = latest_summary(uow)
     if summary is not None:
@@ -146,14 +151,14 @@ def summary_or_first_refresh(uow, enqueue: Enqueue, *, requested_by: int | None)
     return None, ensure_refresh(uow, enqueue, created_by=requested_by)
 
 
-def request_refresh(uow, enqueue: Enqueue, *, created_by: int | None) -> Job:
+def request_refresh(uow: UnitOfWork, enqueue: Enqueue, *, created_by: int | None) -> Job:
     """A new refresh job, committed and enqueued: it sees everything committed before it runs."""
     job = new_job(JobType.ANALYTICS, {}, created_by)
     uow.jobs.add(job)
     return submit(uow, job, enqueue)
 
 
-def ensure_refresh(uow, enqueue: Enqueue, *, created_by: int | None) -> Job:
+def ensure_refresh(uow: UnitOfWork, enqueue: Enqueue, *, created_by: int | None) -> Job:
     """The refresh job already queued or running, else a new one (one at a time suffices)."""
     uow.analytics.lock_refresh_requests()  # two callers at once must not both start one
     pending_id = uow.analytics.unfinished_refresh_id()
@@ -161,7 +166,8 @@ def ensure_refresh(uow, enqueue: Enqueue, *, created_by: int | None) -> Job:
     return pending if pending is not None else request_refresh(uow, enqueue, created_by=created_by)
 
 
-def debounced_refresh(uow, enqueue_later: Enqueue, first_in_window: Callable[[str, int], bool]) -> Job | None:
+def debounced_refresh(uow: UnitOfWork, enqueue_later: Enqueue,
+                      first_in_window: Callable[[str, int], bool]) -> Job | None:
     """Refresh soon: the first request of a window starts a job that runs as the window closes.
 
     `first_in_window(name, seconds)` is true for the first call naming `name` within `seconds`;

@@ -11,14 +11,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import cycle
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 from domain.cases import CaseStatus, Priority
 from domain.events import CasesChanged
-from domain.jobs import Job, JobType, new_job, submit
+from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.read_ahead import ReadAhead
 from domain.routing import Band, route, validate_bands
 from domain.users import Team
+
+if TYPE_CHECKING:  # domain.stores speaks of candidates and assignments
+    from domain.job_runner import Progress
+    from domain.stores import AssignmentStore
+    from domain.unit_of_work import UnitOfWork
 
 
 class Candidate(NamedTuple):
@@ -170,7 +175,7 @@ def result(counts: Counter, left_unassigned: dict[Team, int], *, dry_run: bool) 
     }
 
 
-def run_assignment(job: Job, uow, progress) -> dict:
+def run_assignment(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     """The assign job: deal every open unassigned case and write the plan as it is dealt, in one transaction.
 
     The candidates are read, dealt and formatted in a thread; the plan is staged in PostgreSQL as
@@ -208,7 +213,8 @@ def run_assignment(job: Job, uow, progress) -> dict:
     return result(counts, dealer.left_unassigned, dry_run=dry_run)
 
 
-def _dealt(batches: Iterable[list[Candidate]], dealer: Dealer, store, dry_run: bool) -> Iterator[tuple]:
+def _dealt(batches: Iterable[list[Candidate]], dealer: Dealer, store: AssignmentStore,
+           dry_run: bool) -> Iterator[tuple]:
     """(batch size, what it plans): per batch of candidates, the counts per (team, agent) of a dry
     run, or the data a run stages."""
     for batch in batches:
@@ -216,7 +222,7 @@ def _dealt(batches: Iterable[list[Candidate]], dealer: Dealer, store, dry_run: b
         yield len(batch), planned_counts(assignments) if dry_run else store.plan_data(assignments, STATUS_ON_ASSIGNMENT)
 
 
-def request_assignment(uow, enqueue, *, dry_run: bool, created_by: int | None) -> Job:
+def request_assignment(uow: UnitOfWork, enqueue: Enqueue, *, dry_run: bool, created_by: int | None) -> Job:
     """Record an assign job and hand it to the workers."""
     job = new_job(JobType.ASSIGN, {"dry_run": dry_run}, created_by)
     uow.jobs.add(job)
@@ -229,7 +235,7 @@ def beat_slot_key(now: float, interval_seconds: int) -> str:
     return f"beat-assign-{int(now // interval_seconds)}"
 
 
-def schedule_assignment(uow, enqueue, *, now: float, interval_seconds: int) -> Job | None:
+def schedule_assignment(uow: UnitOfWork, enqueue: Enqueue, *, now: float, interval_seconds: int) -> Job | None:
     """Beat's run for the current slot; None when another beat process already started it."""
     job = new_job(JobType.ASSIGN, {"dry_run": False}, None)
     if not uow.jobs.add_once(job, beat_slot_key(now, interval_seconds)):
@@ -238,12 +244,12 @@ def schedule_assignment(uow, enqueue, *, now: float, interval_seconds: int) -> J
     return submit(uow, job, enqueue)
 
 
-def get_bands(uow) -> list[Band]:
+def get_bands(uow: UnitOfWork) -> list[Band]:
     """The routing bands, in order."""
     return uow.assignment.bands()
 
 
-def replace_bands(uow, bands: list[Band]) -> list[Band]:
+def replace_bands(uow: UnitOfWork, bands: list[Band]) -> list[Band]:
     """Replace the routing bands; the next run routes open unassigned cases by them."""
     uow.assignment.replace_bands(validate_bands(bands))
     uow.record(CasesChanged("routing bands"))  # the summary counts cases by the team their DPD routes them to

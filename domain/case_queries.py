@@ -4,11 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from domain.cases import Case, CaseStatus, HistoryEntry, Priority, may_handle
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.viewer import Viewer
 from domain.users import Team
+
+if TYPE_CHECKING:  # domain.stores speaks of case filters and sorts
+    from domain.unit_of_work import UnitOfWork
 
 
 def _integer(value) -> int:
@@ -108,13 +112,13 @@ def scoped_filter(case_filter: CaseFilter, viewer: Viewer) -> CaseFilter:
     return replace(case_filter, assigned_to=viewer.user_id, unassigned=None)
 
 
-def list_cases(uow, viewer: Viewer, case_filter: CaseFilter, sort: CaseSort, *,
+def list_cases(uow: UnitOfWork, viewer: Viewer, case_filter: CaseFilter, sort: CaseSort, *,
                after: tuple | None, limit: int) -> list[Case]:
     """Up to `limit` cases the viewer may see, in `sort` order, strictly after the `after` key."""
     return uow.cases.list(scoped_filter(case_filter, viewer), sort, after=after, limit=limit)
 
 
-def get_case(uow, case_pk: int, viewer: Viewer) -> Case:
+def get_case(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> Case:
     """The case, if the viewer may see it; NotFound otherwise (existence is not leaked)."""
     case = uow.cases.get(case_pk)
     if case is None or not may_handle(viewer, case):
@@ -122,7 +126,7 @@ def get_case(uow, case_pk: int, viewer: Viewer) -> Case:
     return case
 
 
-def case_history(uow, case_pk: int, viewer: Viewer) -> list[HistoryEntry]:
+def case_history(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> list[HistoryEntry]:
     """Every status and assignment entry of the case, oldest first."""
     get_case(uow, case_pk, viewer)
     return uow.cases.history(case_pk)

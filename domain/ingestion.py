@@ -19,9 +19,12 @@ from domain.case_rules import check_row
 from domain.cases import OPEN_STATUSES
 from domain.errors import InvalidInput, JobFailed
 from domain.events import CasesChanged
+from domain.job_runner import Progress
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.read_ahead import ReadAhead
 from domain.routing import route
+from domain.stores import IngestStore, Stager
+from domain.unit_of_work import UnitOfWork
 
 ERRORS_SAMPLE_SIZE = 100
 ERRORS_CSV_HEADER = ("line", "case_id", "field", "message")
@@ -31,7 +34,7 @@ EXTRA_FIELDS = "_extra"  # where a CSV row's fields beyond the header go in its 
 _BATCH_ROWS = 10_000  # rows staged per round trip; progress (a cancel checkpoint) is reported per batch
 
 
-def start_upload(uow, *, body: BinaryIO, fmt: str, filename: str | None, created_by: int, enqueue: Enqueue,
+def start_upload(uow: UnitOfWork, *, body: BinaryIO, fmt: str, filename: str | None, created_by: int, enqueue: Enqueue,
                  chunk_bytes: int, idempotency_key: str | None = None) -> tuple[Job, bool]:
     """Store the file and its ingest job together, then enqueue; returns (job, created).
 
@@ -72,7 +75,7 @@ def _chunks(body: BinaryIO, size: int) -> Iterator[bytes]:
             return
 
 
-def ingest_upload(job: Job, uow, progress) -> dict:
+def ingest_upload(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     """The worker's half: check and stage every row, keep it raw, then insert or refresh cases."""
     upload = uow.uploads.for_job(job.id)
     if upload is None:
@@ -116,7 +119,7 @@ def ingest_upload(job: Job, uow, progress) -> dict:
     }
 
 
-def _stage(store, job_id: uuid.UUID, keys: list[str], rows: Callable, progress) -> int:
+def _stage(store: IngestStore, job_id: uuid.UUID, keys: list[str], rows: Callable, progress: Progress) -> int:
     """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
     done = 0
     with store.staging(job_id, keys) as stager, ReadAhead(_batched(rows(stager))) as ahead:
@@ -139,7 +142,7 @@ def _csv_columns(header: list[str]) -> tuple[list[str], Callable]:
     return _unique_names(header), itemgetter(*columns.positions)
 
 
-def _csv_rows(rows, pick, keys: list[str], route_days, stage) -> Iterator[tuple]:
+def _csv_rows(rows, pick, keys: list[str], route_days, stage: Stager) -> Iterator[tuple]:
     width = len(keys)
     for line, row in rows:
         if len(row) < width:
@@ -155,7 +158,7 @@ def _csv_rows(rows, pick, keys: list[str], route_days, stage) -> Iterator[tuple]
             yield stage.rejected(line, checked.case_id, checked.problems, row)
 
 
-def _json_rows(rows, route_days, stage) -> Iterator[tuple]:
+def _json_rows(rows, route_days, stage: Stager) -> Iterator[tuple]:
     keys_of = lru_cache(maxsize=256)(_json_keys)  # objects of one file mostly share their keys
     for line, value in rows:
         if isinstance(value, readers.Unreadable):
@@ -203,7 +206,7 @@ def _unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def _unreadable(uow, upload_id: int, exc: Exception) -> JobFailed:
+def _unreadable(uow: UnitOfWork, upload_id: int, exc: Exception) -> JobFailed:
     """The failure to report for a file that cannot be read; bad UTF-8 is located exactly."""
     with uow.uploads.open(upload_id) as stream:
         bad = readers.locate_invalid_utf8(stream)
@@ -214,7 +217,7 @@ def _unreadable(uow, upload_id: int, exc: Exception) -> JobFailed:
     return JobFailed("Unreadable file", str(exc))
 
 
-def stream_error_csv(uow_factory: Callable[[], object], job_id: uuid.UUID, batch: int = 1000) -> Iterator[str]:
+def stream_error_csv(uow_factory: Callable[[], UnitOfWork], job_id: uuid.UUID, batch: int = 1000) -> Iterator[str]:
     """Every row error of an ingest job as CSV text (`line,case_id,field,message`), in pieces."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -12,15 +12,16 @@ import uuid
 from typing import Callable, Protocol
 
 from domain.errors import JobCancelled, JobFailed
-from domain.jobs import Job, JobState
+from domain.jobs import Enqueue, Job, JobState
+from domain.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-UowFactory = Callable[[], object]
+UowFactory = Callable[[], UnitOfWork]
 
 
 class Handler(Protocol):
-    def __call__(self, job: Job, uow, progress: "Progress") -> dict: ...
+    def __call__(self, job: Job, uow: UnitOfWork, progress: Progress) -> dict: ...
 
 
 class Progress:
@@ -29,7 +30,7 @@ class Progress:
     `advance` is a checkpoint: it raises JobCancelled when a cancel was requested.
     """
 
-    def __init__(self, control, job_id: uuid.UUID, every_seconds: float = 0.5):
+    def __init__(self, control: UnitOfWork, job_id: uuid.UUID, every_seconds: float = 0.5):
         self._control = control
         self._job_id = job_id
         self._every = every_seconds
@@ -68,7 +69,8 @@ def run_job(job_id: uuid.UUID, uow_factory: UowFactory, handler: Handler, *, max
             work.commit()
 
 
-def _run_locked(job_id, work, control, handler, max_attempts) -> str:
+def _run_locked(job_id: uuid.UUID, work: UnitOfWork, control: UnitOfWork, handler: Handler,
+                max_attempts: int) -> str:
     current = control.jobs.get(job_id)
     if current is None or current.state.finished:
         return "skipped: already finished"
@@ -102,7 +104,7 @@ def _run_locked(job_id, work, control, handler, max_attempts) -> str:
     return "succeeded"
 
 
-def _fail(control, job_id, title: str, detail: str) -> None:
+def _fail(control: UnitOfWork, job_id: uuid.UUID, title: str, detail: str) -> None:
     control.rollback()
     control.jobs.finish(job_id, JobState.FAILED, error={"title": title, "detail": detail})
     control.commit()
@@ -124,7 +126,7 @@ def fail(job_id: uuid.UUID, uow_factory: UowFactory, title: str, detail: str) ->
         _fail(control, job_id, title, detail)
 
 
-def reconcile(uow, enqueue, *, stale_seconds: int, max_attempts: int) -> dict:
+def reconcile(uow: UnitOfWork, enqueue: Enqueue, *, stale_seconds: int, max_attempts: int) -> dict:
     """Re-enqueue jobs whose message or worker was lost; fail those that keep dying."""
     now = uow.jobs.now()
     requeued = failed = 0

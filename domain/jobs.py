@@ -5,10 +5,13 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from domain.errors import Conflict, NotFound
 from domain.viewer import Viewer
+
+if TYPE_CHECKING:  # domain.stores speaks of jobs
+    from domain.unit_of_work import UnitOfWork
 
 
 class JobType(str, enum.Enum):
@@ -55,7 +58,7 @@ def new_job(job_type: JobType, params: dict, created_by: int | None) -> Job:
     return Job(id=uuid.uuid4(), type=job_type, state=JobState.QUEUED, params=params, created_by=created_by)
 
 
-def get_job(uow, job_id: uuid.UUID, viewer: Viewer, *, for_update: bool = False) -> Job:
+def get_job(uow: UnitOfWork, job_id: uuid.UUID, viewer: Viewer, *, for_update: bool = False) -> Job:
     """The job, if the viewer may see it; NotFound otherwise (existence is not leaked)."""
     job = uow.jobs.get(job_id, for_update=for_update)
     if job is None or not (viewer.is_admin or job.created_by == viewer.user_id):
@@ -63,14 +66,14 @@ def get_job(uow, job_id: uuid.UUID, viewer: Viewer, *, for_update: bool = False)
     return job
 
 
-def list_jobs(uow, viewer: Viewer, *, job_type: str | None, state: str | None,
+def list_jobs(uow: UnitOfWork, viewer: Viewer, *, job_type: str | None, state: str | None,
               after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Job]:
     """Jobs newest first (keyset after `after`); non-admins see only their own."""
     return uow.jobs.list(created_by=None if viewer.is_admin else viewer.user_id, job_type=job_type,
                          state=state, after=after, limit=limit)
 
 
-def cancel_job(uow, job_id: uuid.UUID, viewer: Viewer) -> Job:
+def cancel_job(uow: UnitOfWork, job_id: uuid.UUID, viewer: Viewer) -> Job:
     """Cancel a queued job now; ask a running one to stop at its next checkpoint."""
     job = get_job(uow, job_id, viewer, for_update=True)  # a job finishing meanwhile gets its 409
     if job.state.finished:
@@ -80,7 +83,7 @@ def cancel_job(uow, job_id: uuid.UUID, viewer: Viewer) -> Job:
     return uow.jobs.get(job_id)
 
 
-def submit(uow, job: Job, enqueue: Enqueue) -> Job:
+def submit(uow: UnitOfWork, job: Job, enqueue: Enqueue) -> Job:
     """Commit the job (and whatever the unit of work holds with it), then hand it to the queue.
 
     The enqueue happens only after the commit, so a worker never sees a job that is not there.

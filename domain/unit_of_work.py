@@ -1,24 +1,40 @@
 """The unit of work the use cases are written against: a typed protocol (cosmicpython's
 `AbstractUnitOfWork`). `store.uow.UnitOfWork` implements it on PostgreSQL; the unit tests use an
-in-memory fake. `with uow: ...; uow.commit()`: leaving the block without a commit rolls back.
+in-memory fake (tests/unit/fakes.py); the stores' protocols are in `domain.stores`.
+`with uow: ...; uow.commit()`: leaving the block without a commit rolls back.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from domain.events import Event
+from domain.stores import AnalyticsStore, AssignmentStore, CaseStore, IngestStore, JobStore, UploadStore, UserStore
 
 
 class UnitOfWork(Protocol):
     """One transaction and the stores that work in it."""
 
-    users: Any
-    jobs: Any
-    uploads: Any
-    ingest: Any
-    cases: Any
-    assignment: Any
-    analytics: Any
+    # read-only properties, so that an implementation's own store classes (SQL or in memory) fit
+    @property
+    def users(self) -> UserStore: ...
+
+    @property
+    def jobs(self) -> JobStore: ...
+
+    @property
+    def uploads(self) -> UploadStore: ...
+
+    @property
+    def ingest(self) -> IngestStore: ...
+
+    @property
+    def cases(self) -> CaseStore: ...
+
+    @property
+    def assignment(self) -> AssignmentStore: ...
+
+    @property
+    def analytics(self) -> AnalyticsStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from domain.events import CasesChanged
 from domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from domain.security import hash_password, verify_password
+
+if TYPE_CHECKING:  # domain.stores speaks of users
+    from domain.unit_of_work import UnitOfWork
 
 
 class Role(str, enum.Enum):
@@ -58,7 +62,7 @@ def _check_password(password: str) -> None:
                            {"password": [f"must be at least {MIN_PASSWORD_LENGTH} characters"]})
 
 
-def authenticate(uow, email: str, password: str) -> User:
+def authenticate(uow: UnitOfWork, email: str, password: str) -> User:
     """The active user with these credentials; one error for every kind of failure."""
     user = uow.users.get_by_email(email)
     if not verify_password(user.password_hash if user else None, password) or not user.active:
@@ -66,7 +70,7 @@ def authenticate(uow, email: str, password: str) -> User:
     return user
 
 
-def create_user(uow, *, email: str, name: str, password: str, role: Role) -> User:
+def create_user(uow: UnitOfWork, *, email: str, name: str, password: str, role: Role) -> User:
     """Create a user; 409 when the email is taken (case-insensitively)."""
     _check_password(password)
     if uow.users.get_by_email(email) is not None:
@@ -78,7 +82,8 @@ def create_user(uow, *, email: str, name: str, password: str, role: Role) -> Use
     return user
 
 
-def update_user(uow, user_id: int, *, by: int, name=None, role=None, active=None, password=None) -> User:
+def update_user(uow: UnitOfWork, user_id: int, *, by: int, name: str | None = None, role: Role | None = None,
+                active: bool | None = None, password: str | None = None) -> User:
     """Change a user; an agent leaving its team (deactivated or new role) gives up its open cases."""
     if user_id == by and (active is False or (role is not None and role is not Role.ADMIN)):
         raise Conflict("admins cannot deactivate or demote themselves; ask another admin")
@@ -109,7 +114,7 @@ def update_user(uow, user_id: int, *, by: int, name=None, role=None, active=None
     return updated
 
 
-def get_user(uow, user_id: int) -> User:
+def get_user(uow: UnitOfWork, user_id: int) -> User:
     """The user; NotFound otherwise."""
     user = uow.users.get(user_id)
     if user is None:
@@ -117,7 +122,8 @@ def get_user(uow, user_id: int) -> User:
     return user
 
 
-def list_users(uow, *, role: Role | None, active: bool | None, after_id: int | None, limit: int) -> list[User]:
+def list_users(uow: UnitOfWork, *, role: Role | None, active: bool | None, after_id: int | None,
+               limit: int) -> list[User]:
     """Users in id order after `after_id` (keyset), optionally of one role and activity."""
     return uow.users.list(role=role.value if role else None, active=active, after_id=after_id, limit=limit)
 
@@ -135,7 +141,7 @@ def demo_users() -> list[tuple[str, str, Role]]:
     return people
 
 
-def seed_demo_users(uow) -> list[tuple[str, str, Role]]:
+def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str, Role]]:
     """Create the demo users when the database has no user at all; returns those created."""
     if uow.users.count() > 0:
         return []

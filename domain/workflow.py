@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from domain.cases import (
     ADMIN_ONLY_TRANSITIONS,
@@ -15,6 +16,9 @@ from domain.cases import (
 from domain.events import CasesChanged
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from domain.viewer import Viewer
+
+if TYPE_CHECKING:  # domain.stores speaks of status changes
+    from domain.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def plan_status_change(case: Case, to: CaseStatus, actor: Viewer, *,
     return StatusChange(case.status, to, amount, comment)
 
 
-def update_status(uow, case_pk: int, actor: Viewer, *, status: CaseStatus, comment: str | None = None,
+def update_status(uow: UnitOfWork, case_pk: int, actor: Viewer, *, status: CaseStatus, comment: str | None = None,
                   amount_recovered: Decimal | None = None,
                   if_match: frozenset[int] | None = None) -> Case:
     """Move a case along the workflow; the case and its history entry commit together.

@@ -87,7 +87,10 @@ def test_a_job_another_worker_holds_is_skipped(uow, make_job):
     handler = Recorder()
     with uow() as other_worker:
         assert other_worker.jobs.try_lock(job_id)
-        assert _run(job_id, uow, handler) == "skipped: another worker is running it"
+        try:
+            assert _run(job_id, uow, handler) == "skipped: another worker is running it"
+        finally:
+            other_worker.jobs.unlock(job_id)
     assert handler.calls == 0
     assert _job(uow, job_id).state is JobState.QUEUED
 
@@ -203,7 +206,10 @@ def test_reconciler_leaves_a_job_whose_worker_holds_its_lock_alone(uow, make_job
     queue = Queue()
     with uow() as live_worker:
         assert live_worker.jobs.try_lock(job_id)
-        assert _reconcile(uow, queue) == {"requeued": 0, "failed": 0}
+        try:
+            assert _reconcile(uow, queue) == {"requeued": 0, "failed": 0}
+        finally:
+            live_worker.jobs.unlock(job_id)  # a session lock outlives the block: its connection goes back to the pool
     assert queue.sent == []
     assert _job(uow, job_id).state is JobState.RUNNING
 

@@ -12,6 +12,8 @@ from domain.cases import CaseStatus
 from domain.jobs import JobState, JobType
 from domain.users import Team
 
+from .fakes import FakeUnitOfWork as FakeUow
+
 AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 P, IP, R, E = CaseStatus.PENDING, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.ESCALATED
 CC, FIELD, LEGAL = Team.CALL_CENTER, Team.FIELD, Team.LEGAL
@@ -107,29 +109,6 @@ def test_per_agent_is_ordered_by_team_then_name_then_id():
     agents = [Agent(5, "zoe", LEGAL, True), Agent(4, "Bob", CC, True), Agent(3, "amy", FIELD, True),
               Agent(2, "Amy", CC, True), Agent(1, "Bob", CC, True)]
     assert [a["user_id"] for a in summarize([], agents, AS_OF)["per_agent"]] == [2, 1, 4, 3, 5]
-
-
-class FakeJobs:
-    def __init__(self):
-        self.rows = {}
-
-    def add(self, job):
-        self.rows[job.id] = job
-
-    def get(self, job_id):
-        return self.rows.get(job_id)
-
-    def mark_enqueued(self, job_id):
-        pass
-
-
-class FakeUow:
-    def __init__(self):
-        self.jobs = FakeJobs()
-        self.commits = 0
-
-    def commit(self):
-        self.commits += 1
 
 
 def test_only_the_first_refresh_request_of_a_window_starts_a_job():

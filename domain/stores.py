@@ -1,0 +1,253 @@
+"""The stores a unit of work hands out, as protocols: exactly what the use cases call on them.
+
+`store/` implements each on PostgreSQL (`store.users.UserStore` is `UserStore`, and so on; a unit
+test checks the names and parameters match); the unit tests' in-memory fakes implement them too.
+The vocabulary is the domain's: jobs, users, cases, bands, candidates, cells — never a connection.
+"""
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+from domain.analytics import Agent, Cell
+from domain.assignment import Assignment, Candidate
+from domain.case_queries import CaseFilter, CaseSort
+from domain.cases import Case, CaseStatus, HistoryEntry
+from domain.jobs import Job, JobState
+from domain.routing import Band
+from domain.users import Role, Team, User
+from domain.workflow import StatusChange
+
+
+class UserStore(Protocol):
+    def add(self, *, email: str, name: str, password_hash: str, role: Role) -> User | None:
+        """The new user; None when the email is taken (case-insensitively)."""
+
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        """The user, optionally locked until commit; None when there is none."""
+
+    def get_by_email(self, email: str) -> User | None:
+        """The user with this email, compared case-insensitively."""
+
+    def update(self, user_id: int, **changes: object) -> User:
+        """Change these fields (name, role, active, password_hash) of an existing user."""
+
+    def list(self, *, role: str | None, active: bool | None, after_id: int | None,
+             limit: int) -> builtins.list[User]:
+        """Users in id order after `after_id`, optionally of one role and activity."""
+
+    def count(self) -> int:
+        """How many users there are."""
+
+
+class JobStore(Protocol):
+    def add(self, job: Job, idempotency_key: str | None = None) -> None:
+        """Store a new job."""
+
+    def add_once(self, job: Job, idempotency_key: str) -> bool:
+        """Store the job unless its creator already used the key; True when stored."""
+
+    def set_params(self, job_id: uuid.UUID, params: dict) -> None:
+        """Replace the job's params."""
+
+    def get(self, job_id: uuid.UUID, *, for_update: bool = False) -> Job | None:
+        """The job, optionally locked until commit; None when there is none."""
+
+    def get_by_idempotency_key(self, created_by: int, key: str) -> Job | None:
+        """The job this creator stored with this key."""
+
+    def list(self, *, created_by: int | None, job_type: str | None, state: str | None,
+             after: tuple[datetime, uuid.UUID] | None, limit: int) -> builtins.list[Job]:
+        """Jobs newest first, after the keyset `after` (created_at, id)."""
+
+    def mark_enqueued(self, job_id: uuid.UUID) -> None:
+        """Note that the job was handed to the broker just now."""
+
+    def request_cancel(self, job_id: uuid.UUID) -> None:
+        """Queued: cancelled at once. Running: flagged, to stop at its next checkpoint."""
+
+    def try_lock(self, job_id: uuid.UUID) -> bool:
+        """Take the job's execution lock; False when another worker holds it."""
+
+    def unlock(self, job_id: uuid.UUID) -> None:
+        """Release the job's execution lock."""
+
+    def is_locked(self, job_id: uuid.UUID) -> bool:
+        """True while some live worker holds the job's execution lock."""
+
+    def claim(self, job_id: uuid.UUID) -> Job | None:
+        """Move an unfinished job to running and count the attempt; None when it is finished."""
+
+    def report_progress(self, job_id: uuid.UUID, done: int, total: int | None) -> bool:
+        """Store progress and a heartbeat; True when a cancel was requested."""
+
+    def finish(self, job_id: uuid.UUID, state: JobState, *, result: dict | None = None,
+               error: dict | None = None) -> None:
+        """End the job in this state, with its result or error."""
+
+    def requeue(self, job_id: uuid.UUID) -> None:
+        """Put a running job whose worker was lost back in the queue."""
+
+    def unfinished(self) -> builtins.list[tuple[Job, datetime | None, datetime | None]]:
+        """Queued and running jobs with their enqueue time and last heartbeat."""
+
+    def now(self) -> datetime:
+        """The transaction's time."""
+
+
+class StoredUpload(Protocol):
+    """An uploaded file as stored."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def media_type(self) -> str: ...  # csv | json | ndjson
+
+
+class UploadStore(Protocol):
+    def add_job(self, job: Job, idempotency_key: str | None) -> Job:
+        """Store the job; the job stored first when its creator already used the key."""
+
+    def add(self, job_id: uuid.UUID, filename: str | None, media_type: str) -> int:
+        """A new, empty upload for the job; returns its id."""
+
+    def append(self, upload_id: int, seq: int, data: bytes) -> None:
+        """Store the next chunk of the upload."""
+
+    def finish(self, upload_id: int, *, size_bytes: int, chunks: int) -> None:
+        """Record the size of a completely stored upload."""
+
+    def for_job(self, job_id: uuid.UUID) -> StoredUpload | None:
+        """The job's upload; None when there is none."""
+
+    def open(self, upload_id: int, buffer_bytes: int = ...) -> AbstractContextManager[BinaryIO]:
+        """The upload as a binary stream, read a chunk at a time."""
+
+
+class Stager(Protocol):
+    def accepted(self, line_no: int, case: Sequence, team: str, raw_values: list | None = None,
+                 record: object = None) -> tuple:
+        """The staging row of a valid case."""
+
+    def rejected(self, line_no: int, case_id: str | None, problems: Sequence, raw_values: list | None = None,
+                 record: object = None) -> tuple:
+        """The staging row of a rejected row."""
+
+    def add(self, rows: list[tuple]) -> None:
+        """Stage a batch of rows."""
+
+
+class IngestStore(Protocol):
+    def staging(self, job_id: uuid.UUID, raw_keys: list[str]) -> AbstractContextManager[Stager]:
+        """The job's staging area and a loader of batches into it."""
+
+    def reject_duplicates(self, job_id: uuid.UUID, message: str) -> None:
+        """Reject each row whose case_id appeared on an earlier line."""
+
+    def keep_errors(self, job_id: uuid.UUID) -> None:
+        """Keep every problem of every rejected row."""
+
+    def rejected_count(self) -> int:
+        """Staged rows that were rejected."""
+
+    def lock_moving_cases(self) -> int:
+        """Lock the stored cases the file routes to another team; returns how many."""
+
+    def release_moving_cases(self, job_id: uuid.UUID, *, open_statuses: list[str], reason: str) -> int:
+        """Release the open, assigned cases that move team; returns how many."""
+
+    def serialize_writers(self) -> None:
+        """Wait for other ingest jobs writing cases, then hold them off until commit."""
+
+    def refresh_cases(self, job_id: uuid.UUID) -> int:
+        """Update the stored cases whose values changed; returns how many."""
+
+    def insert_cases(self, job_id: uuid.UUID) -> int:
+        """Insert the accepted rows whose case_id is new; returns how many."""
+
+    def errors_sample(self, job_id: uuid.UUID, limit: int, field_order: list[str]) -> list[dict]:
+        """The first `limit` errors of the job, in file order."""
+
+    def iter_errors(self, job_id: uuid.UUID, field_order: list[str], batch: int = ...) -> Iterator[tuple]:
+        """Every error of the job in file order, as (line, case_id, field, message)."""
+
+
+class CaseStore(Protocol):
+    def get(self, case_pk: int, *, for_update: bool = False) -> Case | None:
+        """The case, optionally locked until commit; None when there is none."""
+
+    def list(self, case_filter: CaseFilter, sort: CaseSort, *, after: tuple | None,
+             limit: int) -> builtins.list[Case]:
+        """Filtered cases in sort order, after the keyset `after`."""
+
+    def apply_status_change(self, case_pk: int, change: StatusChange, *, by: int | None) -> Case:
+        """Write the change (a new version) and its history entry."""
+
+    def history(self, case_pk: int) -> builtins.list[HistoryEntry]:
+        """The case's status and assignment entries, oldest first."""
+
+
+class AssignmentStore(Protocol):
+    def serialize_runs(self) -> None:
+        """Wait for, then hold until commit, the lock of assignment runs."""
+
+    def candidates(self, batch: int, priorities: list[str]
+                   ) -> AbstractContextManager[tuple[int, Iterator[list[Candidate]]]]:
+        """(how many, the batches): every open, unassigned case, in the contract's order."""
+
+    def active_agents(self) -> dict[Team, list[int]]:
+        """Active agents' ids per team, in id order."""
+
+    def rotation(self) -> dict[Team, int | None]:
+        """The last agent each team's rotation served."""
+
+    def save_rotation(self, last_agents: dict[Team, int]) -> None:
+        """Remember the last agent each team's rotation served."""
+
+    def plan_data(self, assignments: dict[Team, list[Assignment]],
+                  status_moves: dict[CaseStatus, CaseStatus]) -> bytes:
+        """A batch of the plan, in the form `stage` takes."""
+
+    def stage(self, data: bytes) -> None:
+        """Add a batch of the plan (`plan_data`) to this transaction's plan."""
+
+    def apply_staged(self, *, by: int | None, job_id: uuid.UUID) -> Counter[tuple[Team, int]]:
+        """Write the staged plan, skipping cases changed since read; counts per (team, agent)."""
+
+    def release_agent_cases(self, user_id: int, *, by: int | None, reason: str) -> int:
+        """Take an agent's open cases back (unassigned, Pending); returns how many."""
+
+    def bands(self) -> list[Band]:
+        """The routing bands in force, in order."""
+
+    def replace_bands(self, bands: list[Band]) -> None:
+        """Replace the routing bands."""
+
+
+class AnalyticsStore(Protocol):
+    def cells(self, bands: list[Band], buckets: Sequence[tuple[str, int | None]]) -> list[Cell]:
+        """All cases grouped by agent, status, routed team and aging bucket."""
+
+    def agents(self) -> list[Agent]:
+        """Every user with a team, active or not."""
+
+    def add_snapshot(self, summary: dict, *, as_of: datetime, job_id: uuid.UUID | None) -> None:
+        """Store a computed summary."""
+
+    def prune_snapshots(self, *, before: datetime) -> None:
+        """Delete the snapshots older than `before`."""
+
+    def latest_summary(self) -> dict | None:
+        """The most recent snapshot's summary."""
+
+    def lock_refresh_requests(self) -> None:
+        """Serialize 'is a refresh already coming?' decisions until commit."""
+
+    def unfinished_refresh_id(self) -> uuid.UUID | None:
+        """The oldest analytics job still queued or running."""
