@@ -18,6 +18,8 @@ class JobType(str, enum.Enum):
     INGEST = "ingest"
     ASSIGN = "assign"
     ANALYTICS = "analytics"
+    PAYMENTS = "payments"
+    PROMISES = "promises"
 
 
 class JobState(str, enum.Enum):

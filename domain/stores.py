@@ -251,3 +251,15 @@ class AnalyticsStore(Protocol):
 
     def unfinished_refresh_id(self) -> uuid.UUID | None:
         """The oldest analytics job still queued or running."""
+
+
+class PaymentStore(Protocol):
+    """The payments ledger (store/payments.py)."""
+
+
+class PromiseStore(Protocol):
+    """Promises to pay (store/promises.py)."""
+
+
+class PaymentFileStore(Protocol):
+    """The bank's payments file, set-based (store/payment_files.py)."""

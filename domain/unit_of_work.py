@@ -8,7 +8,18 @@ from __future__ import annotations
 from typing import Protocol
 
 from domain.events import Event
-from domain.stores import AnalyticsStore, AssignmentStore, CaseStore, IngestStore, JobStore, UploadStore, UserStore
+from domain.stores import (
+    AnalyticsStore,
+    AssignmentStore,
+    CaseStore,
+    IngestStore,
+    JobStore,
+    PaymentFileStore,
+    PaymentStore,
+    PromiseStore,
+    UploadStore,
+    UserStore,
+)
 
 
 class UnitOfWork(Protocol):
@@ -35,6 +46,15 @@ class UnitOfWork(Protocol):
 
     @property
     def analytics(self) -> AnalyticsStore: ...
+
+    @property
+    def payments(self) -> PaymentStore: ...
+
+    @property
+    def promises(self) -> PromiseStore: ...
+
+    @property
+    def payment_files(self) -> PaymentFileStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

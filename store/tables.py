@@ -4,7 +4,9 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -23,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from domain.jobs import JobState, JobType
+from domain.payments import PaymentMethod
+from domain.promises import PromiseStatus
 
 metadata = MetaData()
 
@@ -36,6 +40,8 @@ case_priority = Enum("Low", "Medium", "High", "Critical", name="case_priority")
 job_type = Enum(*(t.value for t in JobType), name="job_type")
 job_state = Enum(*(s.value for s in JobState), name="job_state")
 UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
+payment_method = Enum(*(m.value for m in PaymentMethod), name="payment_method")
+promise_status = Enum(*(s.value for s in PromiseStatus), name="promise_status")
 
 
 def _now():
@@ -155,6 +161,10 @@ cases_processed = Table(
     _now(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("resolved_at", DateTime(timezone=True)),
+    Column("borrower_ref", Text),  # the bank's customer id: one person's cases share bank_code + borrower_ref
+    Column("timezone", Text),  # IANA name; null: the contact policy's default
+    # the case was resolved by the payment that paid it in full (a reversal reopens it)
+    Column("resolved_by_payment", Boolean, nullable=False, server_default=text("false")),
     # the agent's own-cases listing and the admin's assigned_to filter (new cases, all
     # unassigned, stay out of it)
     Index("cases_assigned_to_idx", "assigned_to", "id", postgresql_where=text("assigned_to IS NOT NULL")),
@@ -227,4 +237,48 @@ analytics_snapshots = Table(
     Column("job_id", UUID(as_uuid=True)),
     Column("summary", JSONB, nullable=False),
     Index("analytics_snapshots_as_of_idx", text("as_of DESC")),
+)
+
+# The ledger. No foreign keys: the bank's daily file writes a million rows in one statement, and
+# the case each row pays is found (and locked) by that statement itself; a key check would be a
+# trigger call and a second lookup per row (see case_assignments).
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_pk", BigInteger, nullable=False),
+    Column("bank_code", Text, nullable=False),  # a reference is unique per bank
+    Column("reference", Text, nullable=False),
+    Column("amount", Money, CheckConstraint("amount > 0", name="payments_amount_positive"), nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("method", payment_method, nullable=False),
+    Column("created_by", BigInteger),
+    Column("job_id", UUID(as_uuid=True)),  # the payments file that brought it, if any
+    _now(),
+    Column("reversed_at", DateTime(timezone=True)),
+    Column("reversed_by", BigInteger),
+    Column("reversal_reason", Text),
+    Index("payments_bank_reference_key", "bank_code", "reference", unique=True),
+    Index("payments_case_idx", "case_pk", "id"),
+)
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_pk", BigInteger, ForeignKey("cases_processed.id"), nullable=False),
+    Column("amount", Money, CheckConstraint("amount > 0", name="promises_amount_positive"), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("status", promise_status, nullable=False, server_default=PromiseStatus.OPEN.value),
+    Column("paid", Money, nullable=False, server_default="0"),  # what counted toward it, frozen once closed
+    Column("created_by", BigInteger, ForeignKey("users.id")),
+    _now(),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", BigInteger, ForeignKey("users.id")),
+    Column("cancel_reason", Text),
+    # at most one open promise per case, whatever runs concurrently
+    Index("promises_one_open_key", "case_pk", unique=True, postgresql_where=text("status = 'open'")),
+    Index("promises_case_idx", "case_pk", "id"),
+    # the promises job: open promises by due date
+    Index("promises_open_due_idx", "due_date", postgresql_where=text("status = 'open'")),
 )

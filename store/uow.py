@@ -12,6 +12,9 @@ from store.assignment import AssignmentStore
 from store.cases import CaseStore
 from store.ingest import IngestStore
 from store.jobs import JobStore
+from store.payment_files import PaymentFileStore
+from store.payments import PaymentStore
+from store.promises import PromiseStore
 from store.uploads import UploadStore
 from store.users import UserStore
 
@@ -41,6 +44,9 @@ class UnitOfWork:
         self.cases = CaseStore(conn)
         self.assignment = AssignmentStore(conn)
         self.analytics = AnalyticsStore(conn)
+        self.payments = PaymentStore(conn)
+        self.promises = PromiseStore(conn)
+        self.payment_files = PaymentFileStore(conn)
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -83,6 +83,9 @@ class FakeUnitOfWork:
         self.assignment = FakeAssignmentStore(self)
         self.ingest = NotInMemory("ingest")
         self.analytics = NotInMemory("analytics")
+        self.payments = NotInMemory("payments")
+        self.promises = NotInMemory("promises")
+        self.payment_files = NotInMemory("payment_files")
         self.commits = 0
         self.published: list[Event] = []
         self._events: list[Event] = []

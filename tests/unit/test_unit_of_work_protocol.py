@@ -23,6 +23,9 @@ from store.assignment import AssignmentStore
 from store.cases import CaseStore
 from store.ingest import IngestStore
 from store.jobs import JobStore
+from store.payment_files import PaymentFileStore
+from store.payments import PaymentStore
+from store.promises import PromiseStore
 from store.staging import Stager
 from store.uploads import Upload, UploadStore
 from store.users import UserStore
@@ -33,6 +36,7 @@ IMPLEMENTATIONS: dict[type, type] = {
     stores.UserStore: UserStore, stores.JobStore: JobStore, stores.UploadStore: UploadStore,
     stores.IngestStore: IngestStore, stores.Stager: Stager, stores.CaseStore: CaseStore,
     stores.AssignmentStore: AssignmentStore, stores.AnalyticsStore: AnalyticsStore, stores.StoredUpload: Upload,
+    stores.PaymentStore: PaymentStore, stores.PromiseStore: PromiseStore, stores.PaymentFileStore: PaymentFileStore,
 }
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
 # `uow.jobs.get(`, and the job runner's two units of work
