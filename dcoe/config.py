@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from dcoe.logs import LOG_FORMATS
+
 DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 
 
@@ -68,6 +70,8 @@ class Settings:
     job_max_attempts: int = 3
     task_time_limit_seconds: int = 3600
     log_level: str = "INFO"
+    log_format: str = "auto"  # auto: text on a terminal, JSON otherwise
+    metrics_token: str | None = None  # unset: /metrics answers 401 to everybody
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -76,7 +80,7 @@ class Settings:
         return self.database_url is None or self.redis_url is None
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         """Read the settings from the process environment and validate them."""
         env = os.environ
         settings = cls(
@@ -102,6 +106,8 @@ class Settings:
             job_max_attempts=_int("JOB_MAX_ATTEMPTS", 3),
             task_time_limit_seconds=_int("TASK_TIME_LIMIT_SECONDS", 3600),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            log_format=env.get("LOG_FORMAT", "auto").strip().lower() or "auto",
+            metrics_token=env.get("METRICS_TOKEN", "").strip() or None,  # a header value has no outer blanks
         )
         settings.validate()
         return settings
@@ -118,6 +124,13 @@ class Settings:
                 raise ConfigError("DCOE_ENV=production needs DATABASE_URL and REDIS_URL")
             if self.flower_password == "password123":
                 raise ConfigError("DCOE_ENV=production needs FLOWER_PASSWORD set (not the demo password)")
+            if self.metrics_token is not None and len(self.metrics_token) < 32:
+                raise ConfigError(
+                    "DCOE_ENV=production needs METRICS_TOKEN unset (/metrics closed) or a random value "
+                    "of at least 32 characters"
+                )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         for f in fields(self):
             if f.type == "int" and getattr(self, f.name) < 0:
                 raise ConfigError(f"{f.name.upper()} must not be negative")
@@ -125,7 +138,7 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{variable} must be at least 1")
 
-    def with_urls(self, database_url: str, redis_url: str) -> "Settings":
+    def with_urls(self, database_url: str, redis_url: str) -> Settings:
         """A copy pointing at the given servers."""
         from dataclasses import replace
 

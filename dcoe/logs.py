@@ -1,10 +1,10 @@
-"""Structured logs: one JSON object a line, with the request, job and user it concerns.
+"""Logs with the request, job and user they concern: JSON lines for machines, short lines for people.
 
-The web binds a request id (the caller's `X-Request-ID` when it is sane, else a new one, echoed
-in the response) and the user id once the token is checked; the worker binds the job id and the
-task for the time a task runs. Every record created meanwhile carries them, whichever handler
-writes it. No personal data: fields named like secrets or personal details are redacted, and
-nothing here logs bodies, query strings or headers.
+The web binds a request id and the user (web/request_logs.py), the worker the job id and the task
+(worker/logs.py); every record created meanwhile carries them, whichever handler writes it. A
+terminal gets one human line per record, anything else one JSON object per line (LOG_FORMAT
+overrides). No personal data in either: fields named like secrets or personal details are
+redacted, and nothing here logs bodies, query strings or headers.
 """
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import json
 import logging
 import re
 import sys
-import time
-import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
-_context: ContextVar[dict] = ContextVar("dcoe_log_context", default={})
+_context: ContextVar[dict] = ContextVar("dcoe_log_context", default={})  # noqa: B039 - bind() sets a new dict
 _providers: list[Callable[[], dict]] = []  # more context, asked for at each record (the web's user)
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -26,7 +24,7 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 # A field whose name contains one of these is never written, whoever passes it: credentials and
 # the personal details of borrowers and users.
 REDACTED = ("password", "token", "secret", "authorization", "cookie", "borrower", "email")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+LOG_FORMATS = ("auto", "json", "text")  # auto: text on a terminal, JSON anywhere else
 
 
 def bind(**values) -> None:
@@ -66,26 +64,90 @@ def install_context(provider: Callable[[], dict] | None = None) -> None:
     logging.setLogRecordFactory(record_with_context)
 
 
+def fields(record: logging.LogRecord) -> dict:
+    """The record's bound context and `extra=` fields, those named like a secret redacted."""
+    entry = dict(getattr(record, "_dcoe_context", {}))
+    entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_"))
+    return {key: "[redacted]" if any(word in key.lower() for word in REDACTED) else value
+            for key, value in entry.items()}
+
+
 class JsonFormatter(logging.Formatter):
     """A record as one line of JSON: time, level, logger, message, then the context and extras."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            **getattr(record, "_dcoe_context", {}),
         }
-        entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_"))
-        for key in entry:
-            if any(word in key.lower() for word in REDACTED):
-                entry[key] = "[redacted]"
+        entry.update(fields(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         elif record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+# The text form: a request's fields lead, bare, in this order (GET /api/cases 200 12.3ms), without
+# its `route` (a metrics label; the path says it) ...
+_REQUEST = ("method", "path", "status", "duration_ms")
+# ... and these are renamed to be short.
+_SHORT = {"request_id": "req", "user_id": "user", "job_id": "job"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BARE = re.compile(r"[^\s\"'=\\\x00-\x1f\x7f]+")
+
+
+class TextFormatter(logging.Formatter):
+    """A record as one short line for a person: local time, level, message, then key=value fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra = fields(record)
+        parts = [datetime.fromtimestamp(record.created).strftime("%H:%M:%S"), f"{record.levelname:<5}",
+                 _escape(record.getMessage())]
+        if "method" in extra and "path" in extra:
+            extra.pop("route", None)
+            for key in _REQUEST:
+                value = extra.pop(key, None)
+                if key == "duration_ms" and isinstance(value, (int, float)):
+                    parts.append(f"{value:.1f}ms")
+                elif value is not None:
+                    parts.append(_value(value))
+        parts += [f"{_SHORT.get(key, key)}={_value(value)}" for key, value in extra.items()]
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        elif record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line
+
+
+def _escape(text: str) -> str:
+    """Control characters written as escapes: one record, one line, whatever a message holds."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def _value(value) -> str:
+    """A field's value, bare when it is one plain word, else quoted like a JSON string."""
+    text = "-" if value is None else str(value)
+    return text if _BARE.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+
+def formatter(log_format: str, stream) -> logging.Formatter:
+    """The formatter for LOG_FORMAT: `auto` is text when `stream` is a terminal, JSON otherwise."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    if log_format == "auto":
+        log_format = "text" if _is_terminal(stream) else "json"
+    return TextFormatter() if log_format == "text" else JsonFormatter()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no stream, a closed one, or not a file at all
+        return False
 
 
 class _Stderr(logging.StreamHandler):
@@ -103,88 +165,26 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
+def handler(log_format: str = "auto", stream=None) -> logging.Handler:
+    """A handler writing to `stream` (default: sys.stderr) in LOG_FORMAT `log_format`."""
+    written = logging.StreamHandler(stream) if stream is not None else _Stderr()
+    written.setFormatter(formatter(log_format, written.stream))
+    return written
+
+
 def json_handler(stream=None) -> logging.Handler:
     """A handler writing JSON lines to `stream` (default: sys.stderr)."""
-    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
-    handler.setFormatter(JsonFormatter())
-    return handler
+    return handler("json", stream)
 
 
-def configure(level: str | int = "INFO", provider: Callable[[], dict] | None = None) -> None:
-    """JSON logs with the context on stderr from the root logger; again, it only sets the level."""
+def configure(level: str | int = "INFO", provider: Callable[[], dict] | None = None,
+              log_format: str = "auto") -> None:
+    """Logs with the context on stderr from the root logger; again, it sets the level and format."""
     install_context(provider)
     root = logging.getLogger()
     root.setLevel(level)
-    if not any(isinstance(h, _Stderr) for h in root.handlers):
-        root.addHandler(json_handler())
-
-
-# --- the web -------------------------------------------------------------------------------------
-
-def init_app(app) -> None:
-    """JSON logs for a Flask app: a request id per request and a line per request served."""
-    from flask import g, request
-
-    configure(app.extensions["dcoe"].settings.log_level, provider=_web_user)
-    request_log = logging.getLogger("dcoe.request")
-
-    @app.before_request
-    def _start_request() -> None:
-        clear()
-        supplied = request.headers.get("X-Request-ID", "")
-        # a caller's id is kept so its logs and ours join up, unless it could forge log lines
-        bind(request_id=supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex)
-        g.dcoe_log_started = time.perf_counter()
-
-    @app.after_request
-    def _finish_request(response):
-        request_id = bound().get("request_id")
-        if request_id:
-            response.headers["X-Request-ID"] = request_id
-        started = g.get("dcoe_log_started")
-        request_log.info("request", extra={
-            "method": request.method,
-            "path": request.path,  # ids only; the query string may carry search terms
-            "route": request.url_rule.rule if request.url_rule else None,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-        })
-        return response
-
-    app.teardown_request(lambda _exc: clear())
-
-
-def _web_user() -> dict:
-    """The authenticated user's id, once the token was checked in this request."""
-    from flask import g, has_app_context
-
-    user = g.get("dcoe_user") if has_app_context() else None
-    return {"user_id": user.id} if user is not None else {}
-
-
-# --- the worker ----------------------------------------------------------------------------------
-
-def init_worker() -> None:
-    """JSON logs for Celery workers and beat; a job's task logs with the job's id."""
-    from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
-
-    from dcoe.queue import TASK_FOR_JOB
-
-    job_tasks = frozenset(name for name, _queue in TASK_FOR_JOB.values())  # their first argument is the job id
-    install_context()
-
-    def use_json(logger=None, **_) -> None:
-        for handler in logger.handlers:
-            handler.setFormatter(JsonFormatter())
-
-    def start_task(task_id=None, task=None, args=None, **_) -> None:
-        clear()
-        fields = {"task": task.name, "task_id": task_id}
-        if task.name in job_tasks and args:
-            fields["job_id"] = str(args[0])
-        bind(**fields)
-
-    after_setup_logger.connect(use_json, weak=False)
-    after_setup_task_logger.connect(use_json, weak=False)
-    task_prerun.connect(start_task, weak=False)
-    task_postrun.connect(lambda **_: clear(), weak=False)
+    stderr = next((h for h in root.handlers if isinstance(h, _Stderr)), None)
+    if stderr is None:
+        root.addHandler(handler(log_format))
+    else:  # `auto` asks the stderr of now: a test runner or a server may have replaced it since
+        stderr.setFormatter(formatter(log_format, stderr.stream))

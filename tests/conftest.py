@@ -19,6 +19,7 @@ import redis as redis_lib
 from sqlalchemy.engine import make_url
 
 from dcoe.config import Settings
+from domain.jobs import JobState
 from dcoe.servers import redis_client_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,7 @@ def settings(servers) -> Settings:
         Settings(), home=Path(os.environ.get("DCOE_HOME", "var")).resolve(),
         database_url=database_url, redis_url=redis_url, login_rate_limit="1000 per minute",
         reconcile_interval_seconds=2, job_stale_seconds=5, assign_interval_seconds=0,
-        analytics_interval_seconds=0,
+        analytics_interval_seconds=0, metrics_token="test-run-metrics-token-0123456789abcdef",
     )
     yield settings
     from store.engine import dispose_engines
@@ -82,7 +83,7 @@ def settings_env(settings: Settings, **extra) -> dict:
         JOB_STALE_SECONDS=str(settings.job_stale_seconds),
         ASSIGN_INTERVAL_SECONDS=str(settings.assign_interval_seconds),
         ANALYTICS_INTERVAL_SECONDS=str(settings.analytics_interval_seconds),
-        PYTHONUNBUFFERED="1",
+        PYTHONUNBUFFERED="1", METRICS_TOKEN=settings.metrics_token or "",
     )
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -103,11 +104,12 @@ def uow(engine, clean_db):
 
 
 @pytest.fixture
-def clean_db(engine, settings):
-    """Every test starts with empty tables (and the default routing bands)."""
-    _settle_jobs(engine)
+def clean_db(engine, settings, request):
+    """Every test starts with empty tables (and the default routing bands), and stops the jobs it
+    leaves behind when it ends."""
+    _stop_jobs(engine, request.node.nodeid)
     with engine.begin() as conn:
-        # a job left running by an earlier test must not hang the suite: fail clearly instead
+        # a job still running here must not hang the suite: fail clearly instead
         conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         conn.exec_driver_sql("DELETE FROM assignment_bands")
@@ -116,19 +118,51 @@ def clean_db(engine, settings):
     for pattern in ("LIMITER*", "dcoe:*"):
         for key in r.scan_iter(pattern):
             r.delete(key)
+    yield
+    _stop_jobs(engine, request.node.nodeid)
 
 
-def _settle_jobs(engine, timeout: float = 30.0) -> None:
-    """Let the jobs an earlier test started and left finish first: the queued ones are cancelled,
-    the running ones (holding their locks until they commit) are waited for."""
-    with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE state = 'queued'")
-    deadline = time.monotonic() + timeout
+# (test id, seconds) for every wait on jobs a test left running; printed at the end of the run
+_STOP_WAITS: list[tuple[str, float]] = []
+
+
+def _stop_jobs(engine, test_id: str, timeout: float = 30.0) -> None:
+    """Cancel the jobs left unfinished: queued ones at once, and so the rows a test wrote as
+    `running` that no worker runs (none holds their lock); those a worker runs stop at their next
+    progress checkpoint (well under a second), as a client's cancel makes them; then wait for them."""
+    from store.uow import UnitOfWork
+
+    with UnitOfWork(engine) as uow:
+        uow.connection.exec_driver_sql("UPDATE jobs SET state = 'cancelled', cancel_requested = true, "
+                                       "finished_at = now() WHERE state = 'queued'")
+        running = [job for job, _enqueued, _heartbeat in uow.jobs.unfinished()]
+        for job in running:
+            if uow.jobs.is_locked(job.id):
+                uow.jobs.request_cancel(job.id)
+            else:
+                uow.jobs.finish(job.id, JobState.CANCELLED)
+        uow.commit()
+        running = [job for job in running if uow.jobs.get(job.id).state is JobState.RUNNING]
+    if not running:
+        return
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
         with engine.connect() as conn:
             if not conn.exec_driver_sql("SELECT count(*) FROM jobs WHERE state = 'running'").scalar_one():
-                return
-        time.sleep(0.1)
+                break
+        time.sleep(0.05)
+    _STOP_WAITS.append((test_id, time.monotonic() - started))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How long the suite waited for jobs that tests left running (kept small on purpose)."""
+    if not _STOP_WAITS:
+        return
+    total = sum(seconds for _test, seconds in _STOP_WAITS)
+    longest = sorted(_STOP_WAITS, key=lambda wait: -wait[1])[:3]
+    terminalreporter.write_line(f"waited {total:.1f} s in all for jobs left running, after {len(_STOP_WAITS)} "
+                                "tests; longest: " + ", ".join(f"{test} {seconds:.1f} s" for test, seconds in longest))
 
 
 @pytest.fixture(scope="session")

@@ -39,10 +39,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.extensions import Resources, api, limiter
 
     app.extensions["dcoe"] = Resources(settings)
-    from dcoe import logs
-    from web import metrics
+    from web import metrics, request_logs
 
-    logs.init_app(app)  # first: every later hook logs with the request id
+    request_logs.init_app(app)  # first: every later hook logs with the request id
     metrics.init_app(app)  # and times requests from their start, those refused early (429) too
 
     from web import analytics, assignment, auth, cases, docs, errors, health, jobs, uploads, users

@@ -1,4 +1,4 @@
-"""Prometheus metrics at `/metrics`: public, outside /api, no personal data in any of them.
+"""Prometheus metrics at `/metrics`: outside /api, behind METRICS_TOKEN, no personal data in any of them.
 
 Every figure comes from a store all processes share, read when Prometheus scrapes, so whichever
 gunicorn worker (or web container) answers gives the same totals, with no per-process state to
@@ -7,6 +7,7 @@ from the jobs table, queue depth from the broker's lists. See docs/operations-me
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections import defaultdict
@@ -21,7 +22,8 @@ from prometheus_client.utils import floatToGoString
 from dcoe.queue import TASK_FOR_JOB
 from domain.jobs import JobState, JobType
 from store.metrics import job_figures
-from web.extensions import redis_client, unit_of_work
+from web.errors import problem
+from web.extensions import redis_client, settings, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,25 @@ _PAUSE_SECONDS = 30.0  # after Redis failed, requests stop trying to record for 
 @blp.route("/metrics")
 def metrics():
     """The figures in Prometheus' text format (or OpenMetrics when the scraper asks for it)."""
+    refused = _refusal(settings().metrics_token, request.headers.get("Authorization", ""))
+    if refused:
+        return problem(401, "Unauthorized", refused, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Figures())
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(registry), content_type=content_type)
+
+
+def _refusal(token: str | None, authorization: str) -> str | None:
+    """Why a scrape is refused (no token configured, none sent, a wrong one), or None to serve it."""
+    if not token:
+        return "/metrics is closed: METRICS_TOKEN is not set"
+    scheme, _, sent = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not sent.strip():
+        return "missing bearer token (Authorization: Bearer <METRICS_TOKEN>)"
+    if not hmac.compare_digest(sent.strip().encode(), token.encode()):
+        return "wrong metrics token"
+    return None
 
 
 def queue_depths(client, queues: tuple[str, ...] = QUEUES) -> dict[str, int]:

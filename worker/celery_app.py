@@ -4,10 +4,11 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dcoe import logs, servers
+from dcoe import servers
 from dcoe.config import Settings
 from dcoe.queue import task_routes
 from store.engine import dispose_engines
+from worker import logs
 
 
 def beat_schedule(settings: Settings) -> dict:
@@ -59,5 +60,5 @@ def _fresh_connections_after_fork(**_):
     dispose_engines()
 
 
-logs.init_worker()  # before Celery sets up its logging, which it does after importing this module
+logs.init_worker(servers.settings().log_format)  # before Celery sets up its logging, after this import
 app = create_celery(servers.settings())

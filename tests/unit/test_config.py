@@ -130,3 +130,34 @@ def test_a_zero_that_would_stall_the_system_is_refused(environ, name):
     environ(**{name: "0"})
     with pytest.raises(ConfigError, match=name):
         Settings.from_env()
+
+
+@pytest.mark.parametrize("given, expected", [(None, "auto"), ("json", "json"), ("TEXT", "text"), (" ", "auto")])
+def test_log_format_is_auto_unless_set_to_json_or_text(environ, given, expected):
+    if given is not None:
+        environ(LOG_FORMAT=given)
+    assert Settings.from_env().log_format == expected
+
+
+def test_an_unknown_log_format_is_refused_naming_the_choices(environ):
+    environ(LOG_FORMAT="pretty")
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of auto, json, text, got 'pretty'"):
+        Settings.from_env()
+
+
+def test_metrics_token_is_unset_by_default_and_read_without_outer_blanks(environ):
+    assert Settings.from_env().metrics_token is None
+    environ(METRICS_TOKEN=" scrape-me \n")
+    assert Settings.from_env().metrics_token == "scrape-me"
+
+
+def test_production_refuses_a_short_metrics_token(environ):
+    environ(**{**PRODUCTION, "METRICS_TOKEN": "m" * 31})
+    with pytest.raises(ConfigError, match="METRICS_TOKEN .* at least 32"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("token", ["", "m" * 32])
+def test_production_starts_with_metrics_closed_or_behind_a_long_token(environ, token):
+    environ(**{**PRODUCTION, "METRICS_TOKEN": token})
+    assert Settings.from_env().metrics_token == (token or None)

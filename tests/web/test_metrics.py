@@ -1,4 +1,4 @@
-"""/metrics: scraped as Prometheus would, its figures read from PostgreSQL and Redis."""
+"""/metrics: scraped as Prometheus would (with its bearer token), its figures read from PostgreSQL and Redis."""
 from __future__ import annotations
 
 import uuid
@@ -19,7 +19,7 @@ BAD_ROWS = (b"BAD-1,HDFC,Some One,12x,100.00,5,High,North\n"  # not an amount
 
 def scrape(client) -> dict[tuple, float]:
     """{(sample name, (label, value), ...): value} of one scrape."""
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=_bearer(client.application.extensions["dcoe"].settings.metrics_token))
     assert response.status_code == 200
     samples = {}
     for family in text_string_to_metric_families(response.get_data(as_text=True)):
@@ -28,12 +28,44 @@ def scrape(client) -> dict[tuple, float]:
     return samples
 
 
-def test_metrics_are_public_plain_text_outside_the_api(client):
-    response = client.get("/metrics")
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_metrics_with_the_token_are_plain_text_outside_the_api(client, settings):
+    response = client.get("/metrics", headers=_bearer(settings.metrics_token))
 
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain; version=0.0.4")
     assert "/metrics" not in client.get("/openapi.json").json["paths"]
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    _bearer("wrong-token-of-the-same-length-000000000"),
+    _bearer(""),
+    {"Authorization": "Basic dGVzdDp0ZXN0"},
+], ids=["no header", "wrong token", "empty token", "basic auth"])
+def test_a_scrape_without_the_right_token_is_refused_as_problem_json(client, headers):
+    response = client.get("/metrics", headers=headers)
+
+    assert response.status_code == 401
+    assert response.content_type == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json["status"] == 401 and "dcoe_" not in response.get_data(as_text=True)
+
+
+def test_the_scheme_is_case_insensitive_as_http_says(client, settings):
+    assert client.get("/metrics", headers={"Authorization": f"bearer {settings.metrics_token}"}).status_code == 200
+
+
+def test_with_no_metrics_token_configured_metrics_are_closed_to_everybody(settings, clean_db):
+    closed = create_app(replace(settings, metrics_token=None)).test_client()
+
+    for headers in ({}, _bearer(settings.metrics_token), _bearer("None")):
+        response = closed.get("/metrics", headers=headers)
+        assert response.status_code == 401
+        assert "METRICS_TOKEN is not set" in response.json["detail"]
 
 
 def test_counters_move_after_an_upload(client, worker, admin_headers, gen_cases):
