@@ -94,7 +94,7 @@ def _process_commands(settings) -> dict[str, list[str]]:
         # and the worker keeps answering its heartbeat (sync workers are killed after 30 s)
         "web": [python, "-m", "gunicorn", "--bind", f"0.0.0.0:{settings.port}",
                 "--workers", str(settings.web_workers), "--worker-class", "gthread", "--threads", "4",
-                "--timeout", "120", "web:create_app()"],  # JSON request logs come from the app
+                "--timeout", "120", "web:create_app()"],  # request logs come from the app (web/request_logs.py)
         # two workers: a long ingest never holds up assignment and analytics
         "worker-ingest": celery + ["worker", "-Q", "ingest", "-c", "1", "-n", "ingest@%h", "--loglevel", "INFO"],
         "worker-default": celery + ["worker", "-Q", "default", "-c", "2", "-n", "default@%h", "--loglevel", "INFO"],
