@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.figures import load
@@ -203,7 +203,7 @@ def main() -> None:
     output.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(",")) if args.only else {"ingest", *OTHERS}
-    info, started, clock = machine(), datetime.now(timezone.utc), time.perf_counter()
+    info, started, clock = machine(), datetime.now(UTC), time.perf_counter()
     info["load_before"] = load_average()
     runs = [run("ingest", ["--rows", str(rows)], work) for rows in INGEST_ROWS[mode] if "ingest" in only]
     for script, (full, quick) in OTHERS.items():

@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -89,7 +89,7 @@ def load_cases(conn, n: int, agents: dict[str, list[int]]) -> None:
     from domain.routing import route
 
     rnd = random.Random(7)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     turn = {team: 0 for team in agents}
     generator = subprocess.Popen([sys.executable, str(ROOT / "bench" / "gen_cases.py"), str(n), "--seed", "42"],
                                  stdout=subprocess.PIPE, text=True)

@@ -23,7 +23,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from threading import Barrier
 
@@ -96,7 +96,7 @@ def load_cases(dsn: str, n: int, agents: dict[str, list[int]]) -> None:
     from domain.routing import route
 
     rotation = {team: itertools.cycle(ids) for team, ids in agents.items()}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     gen = subprocess.Popen([sys.executable, str(ROOT / "bench" / "gen_cases.py"), str(n)], stdout=subprocess.PIPE,
                            text=True)
     columns = ("case_id, bank_code, borrower_name, loan_amount, due_amount, days_past_due, priority, region, "
@@ -249,7 +249,7 @@ def measure_updates(base: str, dsn: str, samples: int, clients: int) -> None:
     for case_pk, version in todo[:20]:  # warm-up
         escalate(base, headers[emails[0]], case_pk, version)
     report("PATCH update-status, 1 client",
-           [_timed(lambda: escalate(base, headers[emails[0]], pk, v)) for pk, v in todo[20:]])
+           [_timed(lambda pk=pk, v=v: escalate(base, headers[emails[0]], pk, v)) for pk, v in todo[20:]])
 
     plans = [(headers[email], working_cases(dsn, email, samples)) for email in emails]
     barrier = Barrier(len(plans) + 1)
@@ -257,7 +257,7 @@ def measure_updates(base: str, dsn: str, samples: int, clients: int) -> None:
     def client(plan) -> list[float]:
         agent_headers, cases = plan
         barrier.wait()
-        return [_timed(lambda: escalate(base, agent_headers, pk, v)) for pk, v in cases]
+        return [_timed(lambda pk=pk, v=v: escalate(base, agent_headers, pk, v)) for pk, v in cases]
 
     with ThreadPoolExecutor(len(plans)) as pool:
         futures = [pool.submit(client, plan) for plan in plans]
@@ -285,11 +285,11 @@ def main() -> None:
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     deep_page, last = deep_position(dsn, database_url, args.samples)
     print_plan(dsn, last)
-    print("load average before: %.2f %.2f %.2f" % os.getloadavg())
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with gunicorn(database_url, redis_url) as base:
         measure_listing(base, deep_page, last, args.samples)
         measure_updates(base, dsn, args.samples, args.clients)
-    print("load average after:  %.2f %.2f %.2f" % os.getloadavg())
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.json:
         from bench.figures import save
 

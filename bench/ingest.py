@@ -188,7 +188,7 @@ def main() -> None:
             second = ingest(base, headers, path)
             peak = sampler.stop()
         copy = bare_copy(dsn, path)
-    print("load average after: %.2f %.2f %.2f" % os.getloadavg())
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     report(args.rows, copy, first, second, peak)
     if args.json:
         from bench.figures import save

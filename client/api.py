@@ -12,8 +12,8 @@ import stat
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -39,7 +39,7 @@ class ApiError(ClientError):
         super().__init__(str(self))
 
     @classmethod
-    def from_response(cls, response: requests.Response) -> "ApiError":
+    def from_response(cls, response: requests.Response) -> ApiError:
         try:
             body = response.json()
         except ValueError:
@@ -65,7 +65,7 @@ class TokenCache:
         self.path = path
 
     @classmethod
-    def default(cls) -> "TokenCache":
+    def default(cls) -> TokenCache:
         """The cache at $DCOE_TOKEN_CACHE, or under the user's cache folder."""
         if os.environ.get("DCOE_TOKEN_CACHE"):
             return cls(Path(os.environ["DCOE_TOKEN_CACHE"]).expanduser())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from client.api import DEFAULT_URL, ClientError, Client
+from client.api import DEFAULT_URL, Client, ClientError
 
 UNITS = {"ingest": "rows", "assign": "cases"}
 

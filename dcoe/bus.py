@@ -5,7 +5,7 @@ their use cases recorded once it is committed.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import redis
 from celery import Celery

@@ -19,10 +19,11 @@ cells into every figure of the contract:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from domain.cases import OPEN_STATUSES, CaseStatus
 from domain.jobs import Enqueue, Job, JobType, new_job, submit

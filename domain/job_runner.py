@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from domain.errors import JobCancelled, JobFailed
 from domain.jobs import Enqueue, Job, JobState
@@ -79,7 +80,8 @@ def _run_locked(job_id: uuid.UUID, work: UnitOfWork, control: UnitOfWork, handle
         control.commit()
         return "cancelled before start"
     if current.attempts >= max_attempts:
-        _fail(control, job_id, "Gave up", f"the job was interrupted {current.attempts} times (worker lost); not retried again")
+        _fail(control, job_id, "Gave up",
+              f"the job was interrupted {current.attempts} times (worker lost); not retried again")
         return "failed: attempts exhausted"
     job = control.jobs.claim(job_id)
     control.commit()

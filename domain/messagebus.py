@@ -8,8 +8,8 @@ logged and never undoes the change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from domain import analytics
 from domain.events import CasesChanged, Event
@@ -52,5 +52,5 @@ class MessageBus:
             for handle in HANDLERS.get(type(event), ()):
                 try:
                     handle(event, self._deps)
-                except Exception:  # noqa: BLE001 - a policy failing must not fail the committed change
+                except Exception:
                     log.warning("handling an event failed", extra={"event": type(event).__name__}, exc_info=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class ReadAhead:
@@ -21,7 +21,7 @@ class ReadAhead:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, args=(items,), name="read-ahead", daemon=True)
 
-    def __enter__(self) -> "ReadAhead":
+    def __enter__(self) -> ReadAhead:
         self._thread.start()
         return self
 

@@ -19,9 +19,10 @@ import io
 import json
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import ijson
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from domain.events import CasesChanged
 from domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from domain.events import CasesChanged
 from domain.security import hash_password, verify_password
 
 if TYPE_CHECKING:  # domain.stores speaks of users

@@ -4,16 +4,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, ColumnElement, case, delete, extract, func, insert, literal, select, text
+from sqlalchemy import ColumnElement, Connection, case, delete, extract, func, insert, literal, select, text
 
 from domain.analytics import Agent, Cell
 from domain.cases import CaseStatus
-from domain.routing import Band
 from domain.jobs import JobType
+from domain.routing import Band
+from domain.users import TEAM_OF_ROLE, Role, Team
 from store import locks
 from store.tables import UNFINISHED, analytics_snapshots, cases_processed, jobs, users
-from domain.users import TEAM_OF_ROLE, Role, Team
-
 
 _AGENT_ROLES = [role.value for role, team in TEAM_OF_ROLE.items() if team is not None]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import io
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from psycopg.copy import Copy, FileWriter
 from sqlalchemy import Connection, delete, func, insert, select, text
@@ -14,10 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from domain.assignment import Assignment, Candidate
 from domain.cases import CaseStatus
 from domain.routing import Band
+from domain.users import TEAM_OF_ROLE, Role, Team
 from store import locks
 from store.releases import release_cases
 from store.tables import assignment_bands, team_rotation, users
-from domain.users import TEAM_OF_ROLE, Role, Team
 
 # Advisory lock (namespace, key) held by an assignment run, and by whatever takes cases away from
 # agents, until commit: a run never hands a case to an agent who is being released meanwhile.
@@ -87,7 +87,8 @@ class AssignmentStore:
 
     def serialize_runs(self) -> None:
         """Wait for, then hold until the transaction ends, the lock of assignment runs."""
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), locks.ASSIGNMENT_RUN)))
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                          dict(zip(("ns", "key"), locks.ASSIGNMENT_RUN)))
 
     @contextmanager
     def candidates(self, batch: int, priorities: list[str]) -> Iterator[tuple[int, Iterator[list[Candidate]]]]:

@@ -12,7 +12,6 @@ from store import locks
 from store.tables import UNFINISHED, jobs
 
 
-
 def _to_job(row) -> Job:
     return Job(
         id=row.id,
@@ -117,7 +116,8 @@ class JobStore:
             .values(state=JobState.CANCELLED.value, cancel_requested=True, finished_at=func.now())
         )
         self.conn.execute(
-            update(jobs).where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING.value).values(cancel_requested=True)
+            update(jobs).where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING.value)
+            .values(cancel_requested=True)
         )
 
     # --- execution (used by the job runner) -------------------------------------------------

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError

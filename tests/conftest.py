@@ -19,8 +19,8 @@ import redis as redis_lib
 from sqlalchemy.engine import make_url
 
 from dcoe.config import Settings
-from domain.jobs import JobState
 from dcoe.servers import redis_client_url
+from domain.jobs import JobState
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("analytics_snapshots", "case_status_history", "case_assignments", "ingest_errors", "cases_raw",
@@ -113,7 +113,8 @@ def clean_db(engine, settings, request):
         conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         conn.exec_driver_sql("DELETE FROM assignment_bands")
-        conn.exec_driver_sql("INSERT INTO assignment_bands VALUES (1, 'call_center', 30), (2, 'field', 90), (3, 'legal', NULL)")
+        conn.exec_driver_sql("INSERT INTO assignment_bands VALUES "
+                             "(1, 'call_center', 30), (2, 'field', 90), (3, 'legal', NULL)")
     r = redis_lib.Redis.from_url(redis_client_url(settings.redis_url))
     for pattern in ("LIMITER*", "dcoe:*"):
         for key in r.scan_iter(pattern):
@@ -189,8 +190,9 @@ class Worker:
         self.env = settings_env(settings, **env)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout=60) -> "Worker":
-        self.log = open(ROOT / "var" / f"test-worker-{os.getpid()}.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
+    def start(self, timeout=60) -> Worker:
+        log_path = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+        self.log = open(log_path, "ab") if log_path.parent.is_dir() else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         from celery import Celery
@@ -320,7 +322,8 @@ def make_case(engine, clean_db):
                       assigned_to=assigned_to)
         values.update(columns)
         with engine.begin() as conn:
-            case_pk = conn.execute(insert(cases_processed).values(**values).returning(cases_processed.c.id)).scalar_one()
+            inserted = insert(cases_processed).values(**values).returning(cases_processed.c.id)
+            case_pk = conn.execute(inserted).scalar_one()
             if assigned_to is not None:
                 conn.execute(insert(case_assignments).values(case_pk=case_pk, assigned_to=assigned_to))
         return case_pk

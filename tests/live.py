@@ -23,7 +23,8 @@ def gunicorn(settings, workers: int = 2, threads: int = 1, **env):
         port = probe.getsockname()[1]
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
            "--threads", str(threads), "web:create_app()"]
-    log = open(ROOT / "var" / f"test-gunicorn-{os.getpid()}.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
+    log_path = ROOT / "var" / f"test-gunicorn-{os.getpid()}.log"
+    log = open(log_path, "ab") if log_path.parent.is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, env=settings_env(settings, **env), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"

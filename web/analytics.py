@@ -6,7 +6,6 @@ import io
 
 from flask import Response, json
 from flask_jwt_extended import current_user
-from web.smorest import Blueprint
 
 from domain import analytics
 from web.auth import admin_required
@@ -14,6 +13,7 @@ from web.extensions import enqueue, unit_of_work
 from web.jobs import accepted
 from web.schemas.analytics import SummarySchema
 from web.schemas.jobs import JobSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
                 description="The collection summary, computed by a worker and kept as snapshots")

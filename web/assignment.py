@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
-from web.smorest import Blueprint
 
 from domain import assignment
 from web.auth import admin_required
@@ -11,6 +10,7 @@ from web.extensions import enqueue, unit_of_work
 from web.jobs import accepted
 from web.schemas.assignment import AssignRequestSchema, RulesSchema
 from web.schemas.jobs import JobSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("assignment", __name__, url_prefix="/api", description="Round-robin assignment and routing bands")
 

@@ -13,7 +13,6 @@ from flask_jwt_extended import (
     get_jwt,
     jwt_required,
 )
-from web.smorest import Blueprint
 
 from domain import users as user_cases
 from domain.errors import Forbidden
@@ -21,6 +20,7 @@ from domain.viewer import Viewer
 from web.errors import problem
 from web.extensions import jwt, limiter, redis_client, settings, unit_of_work
 from web.schemas.users import AccessTokenSchema, LoginSchema, TokenPairSchema, UserSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Log in, refresh, log out")
 

@@ -10,15 +10,15 @@ from flask import current_app
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from web.smorest import Api
 
 from dcoe.bus import message_bus
 from dcoe.config import Settings
 from dcoe.queue import CeleryJobQueue, task_routes
 from dcoe.servers import redis_client_url
-from store.engine import get_engine
 from domain.messagebus import MessageBus
+from store.engine import get_engine
 from store.uow import UnitOfWork
+from web.smorest import Api
 
 api = Api()
 jwt = JWTManager()

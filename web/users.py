@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import current_user
-from web.smorest import Blueprint
 
 from domain import users as user_cases
 from web.auth import admin_required
 from web.extensions import unit_of_work
 from web.pagination import decode_cursor, page, strict_int
 from web.schemas.users import UserCreateSchema, UserListArgs, UserPageSchema, UserSchema, UserUpdateSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Users and roles (admin only)")
 

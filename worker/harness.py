@@ -4,9 +4,9 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache, partial
-from typing import Callable, Iterator
 
 import redis
 from celery import Task, current_app
@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 
 from dcoe import servers
 from dcoe.bus import message_bus
-from dcoe.servers import redis_client_url
 from dcoe.queue import CeleryJobQueue
+from dcoe.servers import redis_client_url
 from domain.job_runner import fail, fail_unexpectedly, run_job
 from domain.messagebus import MessageBus
 from store.engine import get_engine
@@ -63,11 +63,11 @@ def execute(task: Task, job_id: str, handler) -> str:
         fail(uuid.UUID(job_id), uow_factory(), "Timed out",
              f"the job ran longer than TASK_TIME_LIMIT_SECONDS ({settings.task_time_limit_seconds} s) allows")
         return "failed"
-    except Exception as exc:  # noqa: BLE001 - anything unplanned: retry with backoff, then fail
+    except Exception as exc:
         if task.request.retries < settings.job_max_attempts - 1:
             log.warning("job crashed; retrying", extra={"job_id": job_id, "error": type(exc).__name__})
             countdown = 1 if isinstance(exc, DBAPIError) else 2 ** task.request.retries
-            raise task.retry(exc=exc, countdown=countdown)
+            raise task.retry(exc=exc, countdown=countdown) from exc
         log.exception("job crashed; giving up", extra={"job_id": job_id})
         fail_unexpectedly(uuid.UUID(job_id), uow_factory(), exc)
         return "failed"

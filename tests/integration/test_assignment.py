@@ -261,7 +261,8 @@ def test_a_case_changed_after_planning_is_left_for_the_next_run(engine, uow, mak
     assert (after[changed]["assigned_to"], after[changed]["status"]) == (None, "Escalated")
     assert (after[kept]["assigned_to"], after[kept]["status"]) == (agent, "In Progress")
     with engine.connect() as conn:
-        touched = conn.execute(text("SELECT case_pk FROM case_assignments UNION SELECT case_pk FROM case_status_history"))
+        touched = conn.execute(text(
+            "SELECT case_pk FROM case_assignments UNION SELECT case_pk FROM case_status_history"))
         assert touched.scalars().all() == [kept]
 
 
@@ -300,7 +301,8 @@ def test_a_run_in_many_batches_deals_across_them_and_a_stopped_one_leaves_nothin
     monkeypatch.setattr(domain.assignment, "_SWEEP_MIN", 6)  # written every two batches
     monkeypatch.setattr(domain.assignment, "_SWEEP_MAX", 6)
     agents = agents_of(make_user, call_center=3)["call_center"]
-    insert_cases(engine, [{"dpd": 1, "priority": p, "due": f"{d}.00"} for p in ("Low", "Critical") for d in range(1, 8)])
+    insert_cases(engine, [{"dpd": 1, "priority": p, "due": f"{d}.00"}
+                          for p in ("Low", "Critical") for d in range(1, 8)])
     job = new_job(JobType.ASSIGN, {"dry_run": False}, None)
     progress = _StopAfter(reports=3)  # the checkpoint before writing, a batch staged, two batches written
     with uow() as work, pytest.raises(RuntimeError, match="cancelled"):

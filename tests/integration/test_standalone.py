@@ -62,7 +62,7 @@ class Standalone:
         self.proc: subprocess.Popen | None = None
         self.started: dict[int, str] = {}
 
-    def start(self, timeout: float = 180) -> "Standalone":
+    def start(self, timeout: float = 180) -> Standalone:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(DCOE_HOME=str(self.home), PORT=str(self.port), FLOWER_PORT=str(self.flower_port),
                    PYTHONUNBUFFERED="1")
@@ -215,7 +215,8 @@ def test_standalone_serves_the_api_workers_and_flower_then_stops_cleanly(standal
     body = gen_cases(2000)
     job = _upload_and_wait(system.api, headers, body)
     assert job["state"] == "succeeded", job
-    assert (job["result"]["rows_total"], job["result"]["rows_inserted"], job["result"]["rows_rejected"]) == (2000, 2000, 0)
+    result = job["result"]
+    assert (result["rows_total"], result["rows_inserted"], result["rows_rejected"]) == (2000, 2000, 0)
     expected = {row["case_id"] for row in csv.DictReader(io.StringIO(body.decode()))}
     listed = [case["case_id"] for case in _all_cases(system.api, headers)]
     assert len(listed) == len(expected) == 2000

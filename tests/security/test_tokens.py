@@ -7,7 +7,7 @@ import base64
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -45,7 +45,7 @@ def _refused(response) -> bool:
 
 
 def _forged_refresh(user_id: int, *, key, algorithm="HS256", expires_in=timedelta(days=1)) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     payload = {"sub": str(user_id), "type": "refresh", "jti": str(uuid.uuid4()), "iat": now, "nbf": now,
                "exp": now + expires_in, "sid": uuid.uuid4().hex, "role": "admin"}
     return jwt.encode(payload, key, algorithm=algorithm)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -36,7 +36,7 @@ def _assert_401(response):
 
 def _forged(user_id: int, *, key: str, algorithm: str = "HS256", expires_in=timedelta(minutes=5), **claims) -> str:
     """An access token built by hand, shaped like the app's own."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     payload = {"sub": str(user_id), "type": "access", "fresh": False, "jti": str(uuid.uuid4()),
                "iat": now, "nbf": now, "exp": now + expires_in, "sid": uuid.uuid4().hex, "role": "admin"}
     return jwt.encode({**payload, **claims}, key, algorithm=algorithm)

@@ -121,7 +121,8 @@ def test_an_admin_cannot_deactivate_or_demote_itself(client, admin_headers):
     admin_id = me(client, admin_headers)
     for change in ({"active": False}, {"role": "field_agent"}):
         assert client.patch(f"/api/users/{admin_id}", json=change, headers=admin_headers).status_code == 409
-    assert client.patch(f"/api/users/{admin_id}", json={"name": "Still Admin"}, headers=admin_headers).status_code == 200
+    renamed = client.patch(f"/api/users/{admin_id}", json={"name": "Still Admin"}, headers=admin_headers)
+    assert renamed.status_code == 200
 
 
 def assignment_state(client, engine, admin_headers, case_pk):
@@ -170,4 +171,5 @@ def test_renaming_an_agent_keeps_its_cases(client, engine, admin_headers, make_u
     assert client.patch(f"/api/users/{agent.id}", json={"name": "Still Here", "active": True},
                         headers=admin_headers).status_code == 200
     case, rows, history = assignment_state(client, engine, admin_headers, case_pk)
-    assert (case.assigned_to, rows, history) == (agent.id, [(False, None, None)], [(None, "assignment", None, agent.id, None)])
+    assert (case.assigned_to, rows, history) == (agent.id, [(False, None, None)],
+                                                 [(None, "assignment", None, agent.id, None)])
