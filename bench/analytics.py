@@ -55,7 +55,7 @@ def prepare_database(settings, n: int, reuse: bool) -> None:
         if reuse and conn.execute("SELECT count(*) FROM cases_processed").fetchone()[0] == n:
             print(f"reusing the {n:,} cases already loaded")
             return
-        conn.execute("TRUNCATE analytics_snapshots, case_status_history, case_assignments, ingest_errors, "
+        conn.execute("TRUNCATE analytics_snapshots, payments, case_status_history, case_assignments, ingest_errors, "
                      "cases_raw, cases_processed, upload_chunks, uploads, jobs, team_rotation, users "
                      "RESTART IDENTITY CASCADE")
         agents = create_users(conn)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from pathlib import Path
 
 from dcoe.logs import LOG_FORMATS
+from domain.promises import PromiseTerms
 
 DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 
@@ -72,6 +74,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "auto"  # auto: text on a terminal, JSON otherwise
     metrics_token: str | None = None  # unset: /metrics answers 401 to everybody
+    promise_max_days: int = 30  # a promise falls due at most this many days ahead
+    promise_grace_days: int = 2  # days after its due date before an unkept promise closes
+    promise_kept_percent: int = 100  # share of the promised amount that keeps it, 1..100
+    promise_interval_seconds: int = 3600  # beat's promises job; 0: off
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -108,6 +114,10 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO"),
             log_format=env.get("LOG_FORMAT", "auto").strip().lower() or "auto",
             metrics_token=env.get("METRICS_TOKEN", "").strip() or None,  # a header value has no outer blanks
+            promise_max_days=_int("PROMISE_MAX_DAYS", 30),
+            promise_grace_days=_int("PROMISE_GRACE_DAYS", 2),
+            promise_kept_percent=_int("PROMISE_KEPT_PERCENT", 100),
+            promise_interval_seconds=_int("PROMISE_INTERVAL_SECONDS", 3600),
         )
         settings.validate()
         return settings
@@ -137,6 +147,14 @@ class Settings:
         for name, variable in _MUST_BE_POSITIVE.items():
             if getattr(self, name) < 1:
                 raise ConfigError(f"{variable} must be at least 1")
+        if not 1 <= self.promise_kept_percent <= 100:
+            raise ConfigError(f"PROMISE_KEPT_PERCENT must be between 1 and 100, got {self.promise_kept_percent}")
+
+    @property
+    def promise_terms(self) -> PromiseTerms:
+        """The PROMISE_* settings as the promise rules take them."""
+        return PromiseTerms(max_days=self.promise_max_days, grace_days=self.promise_grace_days,
+                            kept_percent=Decimal(self.promise_kept_percent))
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:
         """A copy pointing at the given servers."""

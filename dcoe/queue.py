@@ -5,11 +5,14 @@ from celery import Celery
 
 from domain.jobs import Job, JobType
 
-# Ingestion is heavy and long: it has its own queue so it never starves assignment and analytics.
+# Ingestion is heavy and long: it has its own queue so it never starves assignment and analytics;
+# the bank's payments file is a file job of the same weight. The promises job is one statement.
 TASK_FOR_JOB = {
     JobType.INGEST: ("ingest.run", "ingest"),
     JobType.ASSIGN: ("assignment.run", "default"),
     JobType.ANALYTICS: ("analytics.refresh", "default"),
+    JobType.PAYMENTS: ("payments.run", "ingest"),
+    JobType.PROMISES: ("promises.evaluate", "default"),
 }
 
 # Publishing must fail fast when the broker is down: the job is already stored and the

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from domain.cases import Case, CaseStatus, HistoryEntry, Priority, may_handle
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.viewer import Viewer
+from domain.promises import PromiseStatus
 from domain.users import Team
+from domain.viewer import Viewer
 
 if TYPE_CHECKING:  # domain.stores speaks of case filters and sorts
     from domain.unit_of_work import UnitOfWork
@@ -48,7 +49,7 @@ class CaseSort:
     descending: bool
 
     @classmethod
-    def parse(cls, text: str) -> "CaseSort":
+    def parse(cls, text: str) -> CaseSort:
         """`due_amount` or `-due_amount` (descending)."""
         name = text.removeprefix("-")
         if name not in SORT_FIELDS:
@@ -95,6 +96,11 @@ class CaseFilter:
     min_dpd: int | None = None
     max_dpd: int | None = None
     case_id_prefix: str | None = None
+    promise: PromiseStatus | None = None  # the status of the case's latest promise
+
+
+# the statuses `promise=` filters by (a cancelled promise is the agent's, not the borrower's, doing)
+PROMISE_FILTERS = (PromiseStatus.OPEN, PromiseStatus.KEPT, PromiseStatus.PARTIAL, PromiseStatus.BROKEN)
 
 
 def scoped_filter(case_filter: CaseFilter, viewer: Viewer) -> CaseFilter:
@@ -127,6 +133,6 @@ def get_case(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> Case:
 
 
 def case_history(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> list[HistoryEntry]:
-    """Every status and assignment entry of the case, oldest first."""
+    """Every entry of the case (status, assignment, payment, promise), oldest first."""
     get_case(uow, case_pk, viewer)
     return uow.cases.history(case_pk)

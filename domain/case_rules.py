@@ -1,7 +1,10 @@
 """The rules of an uploaded case row — the one place they live. Pure: no I/O, no database.
 
 A row arrives as raw values (CSV strings, or JSON scalars with numbers as Decimal/int) in
-`COLUMNS` order; `check_row` either normalizes it into a `CaseRow` or lists every problem.
+`COLUMNS` order, followed by `OPTIONAL_COLUMNS` when the file has any of them; `check_row` either
+normalizes it into a `CaseRow` or lists every problem.
+An optional column keeps three states apart: not sent (its column or key is absent: None), sent
+empty (an empty cell, a JSON null: `CLEARED`, stored as null) and a value.
 Amounts stay decimal strings ("1234.50"): PostgreSQL parses them into NUMERIC(14,2) exactly,
 so no float ever touches money and the hot path builds no Decimal.
 """
@@ -9,15 +12,21 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from functools import cache
 from typing import NamedTuple
+from zoneinfo import available_timezones
 
 from domain.cases import Priority
 
 COLUMNS = ("case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
            "priority", "region")
+OPTIONAL_COLUMNS = ("borrower_ref", "timezone")  # API.md, "The borrower"
+ALL_COLUMNS = (*COLUMNS, *OPTIONAL_COLUMNS)
+CLEARED = ""  # an optional column sent empty: the stored value becomes null
 ROW = "_"  # the `field` of a problem about the row as a whole
 
 CASE_ID_MAX_LENGTH = 64
+BORROWER_REF_MAX_LENGTH = 64
 MAX_AMOUNT = Decimal("999999999999.99")  # NUMERIC(14,2)
 MAX_DAYS_PAST_DUE = 2**31 - 1  # int4
 
@@ -40,6 +49,9 @@ class CaseRow(NamedTuple):
     days_past_due: int
     priority: str  # Title-cased Priority value
     region: str
+    # None: not sent (the stored value stays); CLEARED: sent empty (stored as null)
+    borrower_ref: str | None = None
+    timezone: str | None = None  # an IANA name, as IANA spells it
 
 
 class Problem(NamedTuple):
@@ -63,19 +75,19 @@ def column_key(name: str) -> str:
 
 
 class ColumnMap(NamedTuple):
-    positions: tuple  # for each of COLUMNS, the index of the name holding it (None when absent)
-    missing: list[str]
+    positions: tuple  # for each of ALL_COLUMNS, the index of the name holding it (None when absent)
+    missing: list[str]  # required columns absent
     duplicated: list[str]  # columns named more than once
 
 
 def map_columns(names) -> ColumnMap:
-    """Match a header (or a JSON object's keys) to COLUMNS; other names are extra columns."""
+    """Match a header (or a JSON object's keys) to ALL_COLUMNS; other names are extra columns."""
     found: dict[str, list[int]] = {}
     for position, name in enumerate(names):
         found.setdefault(column_key(str(name)), []).append(position)
-    positions = tuple(found[c][0] if c in found else None for c in COLUMNS)
+    positions = tuple(found[c][0] if c in found else None for c in ALL_COLUMNS)
     missing = [c for c in COLUMNS if c not in found]
-    duplicated = [c for c in COLUMNS if len(found.get(c, ())) > 1]
+    duplicated = [c for c in ALL_COLUMNS if len(found.get(c, ())) > 1]
     return ColumnMap(positions, missing, duplicated)
 
 
@@ -180,14 +192,61 @@ def _case_id(value) -> str:
     return _text(value, CASE_ID_MAX_LENGTH)
 
 
-_RULES = (_case_id, _text, _text, _amount, _amount, _days, _priority, _text)
+def _optional(rule):
+    """The rule of an optional column: None (not sent) and blanks (CLEARED) pass, values obey `rule`."""
+    def check(value) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and not value.strip():
+            return CLEARED
+        return rule(value)
+    return check
+
+
+@_optional
+def _borrower_ref(value) -> str:
+    return _text(value, BORROWER_REF_MAX_LENGTH)
+
+
+@_optional
+def _timezone(value) -> str:
+    name = _text(value)
+    spelled = _zones().get(name.lower())
+    if spelled != name:
+        raise _Invalid(_unknown_zone(spelled))
+    return name
+
+
+@cache  # read from the system's (or the tzdata package's) time zone database once per process
+def _zones() -> dict[str, str]:
+    """Every IANA time zone name, by its lower-case spelling."""
+    # "localtime" is this server's own zone, "Factory" IANA's "zone unknown": neither is a borrower's
+    return {name.lower(): name for name in available_timezones() - {"localtime", "Factory"}}
+
+
+def _unknown_zone(spelled: str | None) -> str:
+    if spelled is not None:
+        return f"must be spelled as IANA does: {spelled}"
+    if not _zones():
+        return "cannot be checked: this server has no time zone database (install tzdata)"
+    return "is not an IANA time zone name (like America/Chicago)"
+
+
+_RULES = (_case_id, _text, _text, _amount, _amount, _days, _priority, _text, _borrower_ref, _timezone)
+_REQUIRED_COUNT = len(COLUMNS)
 
 
 def check_row(values) -> CheckedRow:
-    """Normalize one row (raw values in COLUMNS order), or report each of its problems."""
+    """Normalize one row (raw values in COLUMNS order, then all of OPTIONAL_COLUMNS or none of
+    them), or report each of its problems."""
     try:  # the common case, a valid row, in one pass
-        case = CaseRow(_case_id(values[0]), _text(values[1]), _text(values[2]), _amount(values[3]),
-                    _amount(values[4]), _days(values[5]), _priority(values[6]), _text(values[7]))
+        if len(values) == _REQUIRED_COUNT:  # a file without optional columns: they stay not sent
+            case = CaseRow(_case_id(values[0]), _text(values[1]), _text(values[2]), _amount(values[3]),
+                           _amount(values[4]), _days(values[5]), _priority(values[6]), _text(values[7]))
+        else:
+            case = CaseRow(_case_id(values[0]), _text(values[1]), _text(values[2]), _amount(values[3]),
+                           _amount(values[4]), _days(values[5]), _priority(values[6]), _text(values[7]),
+                           _borrower_ref(values[8]), _timezone(values[9]))
     except _Invalid:
         return _problems_of(values)
     return CheckedRow(case.case_id, case, [])
@@ -195,7 +254,7 @@ def check_row(values) -> CheckedRow:
 
 def _problems_of(values) -> CheckedRow:
     problems = []
-    for column, rule, value in zip(COLUMNS, _RULES, values):
+    for column, rule, value in zip(ALL_COLUMNS, _RULES, values):
         try:
             rule(value)
         except _Invalid as invalid:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from domain.viewer import Viewer
+from domain.promises import Promise
 from domain.users import Team
+from domain.viewer import Viewer
 
 
 class CaseStatus(str, enum.Enum):
@@ -45,6 +46,8 @@ def allowed_transitions(current: CaseStatus, *, is_admin: bool) -> list[CaseStat
 class HistoryKind(str, enum.Enum):
     STATUS = "status"
     ASSIGNMENT = "assignment"
+    PAYMENT = "payment"  # a payment (to: its amount) or its reversal (from: its amount)
+    PROMISE = "promise"  # a promise taken (to: open) or closed (from: open, to: how)
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,20 @@ class Case:
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+    borrower_ref: str | None = None  # the bank's customer id
+    timezone: str | None = None  # IANA name; None: the contact policy's default
+    promise: Promise | None = None  # the open promise to pay
+
+    @property
+    def balance(self) -> Decimal:
+        """What is still due: due_amount − amount_recovered."""
+        return self.due_amount - (self.amount_recovered or Decimal(0))
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One line of a case's history: a status change, or an assignment between user ids."""
+    """One line of a case's history: a status change, an assignment between user ids, a payment
+    or its reversal, a promise taken or closed."""
 
     at: datetime
     by: int | None

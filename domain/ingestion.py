@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Callable, Iterator
 from functools import lru_cache, partial
 from operator import itemgetter
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from domain import case_rules, readers
 from domain.case_rules import check_row
@@ -28,15 +29,17 @@ from domain.unit_of_work import UnitOfWork
 
 ERRORS_SAMPLE_SIZE = 100
 ERRORS_CSV_HEADER = ("line", "case_id", "field", "message")
-ERRORS_FIELD_ORDER = [case_rules.ROW, *case_rules.COLUMNS]
+ERRORS_FIELD_ORDER = [case_rules.ROW, *case_rules.ALL_COLUMNS]
 RELEASE_REASON = "DPD now routes the case to {team}"
 EXTRA_FIELDS = "_extra"  # where a CSV row's fields beyond the header go in its raw record
 _BATCH_ROWS = 10_000  # rows staged per round trip; progress (a cancel checkpoint) is reported per batch
+_REQUIRED = len(case_rules.COLUMNS)  # a row's values: the required columns, then the optional ones
 
 
 def start_upload(uow: UnitOfWork, *, body: BinaryIO, fmt: str, filename: str | None, created_by: int, enqueue: Enqueue,
-                 chunk_bytes: int, idempotency_key: str | None = None) -> tuple[Job, bool]:
-    """Store the file and its ingest job together, then enqueue; returns (job, created).
+                 chunk_bytes: int, idempotency_key: str | None = None,
+                 job_type: JobType = JobType.INGEST) -> tuple[Job, bool]:
+    """Store the file and its job (ingest, or another file job) together, then enqueue; returns (job, created).
 
     With an Idempotency-Key its creator already used, the first job comes back (created False)
     and the body is not even read.
@@ -45,7 +48,7 @@ def start_upload(uow: UnitOfWork, *, body: BinaryIO, fmt: str, filename: str | N
         earlier = uow.jobs.get_by_idempotency_key(created_by, idempotency_key)
         if earlier is not None:
             return earlier, False
-    job = new_job(JobType.INGEST, {"filename": filename, "format": fmt, "size_bytes": 0}, created_by)
+    job = new_job(job_type, {"filename": filename, "format": fmt, "size_bytes": 0}, created_by)
     stored = uow.uploads.add_job(job, idempotency_key)
     if stored is not job:
         return stored, False  # a concurrent request with the same key committed first
@@ -93,7 +96,7 @@ def ingest_upload(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
                 keys, rows = [], partial(_json_rows, records.rows, route_days)
             total = _stage(store, job.id, keys, rows, progress)
     except (readers.UnreadableFile, UnicodeDecodeError) as exc:
-        raise _unreadable(uow, upload.id, exc) from None
+        raise unreadable_failure(uow, upload.id, exc) from None
     store.reject_duplicates(job.id, case_rules.DUPLICATE_MESSAGE)
     store.keep_errors(job.id)
     progress.set_total(total)  # also a cancel checkpoint before cases change
@@ -136,10 +139,22 @@ def _csv_columns(header: list[str]) -> tuple[list[str], Callable]:
     columns = case_rules.map_columns(header)
     if columns.missing:
         raise JobFailed("Missing columns", f"the header has no column {', '.join(columns.missing)} "
-                                           f"(expected {', '.join(case_rules.COLUMNS)}, in any order and case)")
+                                           f"(expected {', '.join(case_rules.COLUMNS)}, in any order and case; "
+                                           f"optionally {', '.join(case_rules.OPTIONAL_COLUMNS)})")
     if columns.duplicated:
         raise JobFailed("Ambiguous columns", f"the header names {', '.join(columns.duplicated)} more than once")
-    return _unique_names(header), itemgetter(*columns.positions)
+    return _unique_names(header), _picker(columns.positions)
+
+
+def _picker(positions: tuple) -> Callable:
+    """A row's case values: the required columns, then the optional ones when the header has any
+    (an absent one is None: not sent, the stored value stays)."""
+    required, optional = positions[:_REQUIRED], positions[_REQUIRED:]
+    if all(p is None for p in optional):
+        return itemgetter(*required)  # the common file: no optional column, nothing more to pick
+    if all(p is not None for p in optional):
+        return itemgetter(*positions)
+    return lambda row: [None if p is None else row[p] for p in positions]
 
 
 def _csv_rows(rows, pick, keys: list[str], route_days, stage: Stager) -> Iterator[tuple]:
@@ -167,7 +182,7 @@ def _json_rows(rows, route_days, stage: Stager) -> Iterator[tuple]:
             yield stage.rejected(line, None, case_rules.not_an_object().problems, record=value)
         else:
             keys, duplicated = keys_of(tuple(value))
-            checked = check_row([value.get(k) for k in keys])
+            checked = check_row(_json_values(value, keys))
             if duplicated:
                 yield stage.rejected(line, checked.case_id, [*checked.problems, duplicated], record=value)
             elif checked.case is not None:
@@ -188,10 +203,23 @@ def _batched(rows: Iterator[tuple], size: int = _BATCH_ROWS) -> Iterator[list]:
 
 
 def _json_keys(names: tuple) -> tuple[tuple, case_rules.Problem | None]:
-    """For each column, the key of an object holding it; and a problem if a column is named twice."""
+    """For each column, the key of an object holding it (the optional columns only when it holds
+    one of them); and a problem if a column is named twice."""
     columns = case_rules.map_columns(names)
     keys = tuple(None if p is None else names[p] for p in columns.positions)
+    if all(k is None for k in keys[_REQUIRED:]):
+        keys = keys[:_REQUIRED]
     return keys, case_rules.duplicated_keys(columns.duplicated) if columns.duplicated else None
+
+
+def _json_values(value: dict, keys: tuple) -> list:
+    """An object's case values; null in an optional column is sent empty (it clears the stored
+    value, as in a JSON merge patch), while an absent key is not sent (None)."""
+    values = [value.get(k) for k in keys]
+    for position in range(_REQUIRED, len(keys)):
+        if values[position] is None and keys[position] is not None:
+            values[position] = case_rules.CLEARED
+    return values
 
 
 def _unique_names(header: list[str]) -> list[str]:
@@ -206,7 +234,7 @@ def _unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def _unreadable(uow: UnitOfWork, upload_id: int, exc: Exception) -> JobFailed:
+def unreadable_failure(uow: UnitOfWork, upload_id: int, exc: Exception) -> JobFailed:
     """The failure to report for a file that cannot be read; bad UTF-8 is located exactly."""
     with uow.uploads.open(upload_id) as stream:
         bad = readers.locate_invalid_utf8(stream)
@@ -217,13 +245,15 @@ def _unreadable(uow: UnitOfWork, upload_id: int, exc: Exception) -> JobFailed:
     return JobFailed("Unreadable file", str(exc))
 
 
-def stream_error_csv(uow_factory: Callable[[], UnitOfWork], job_id: uuid.UUID, batch: int = 1000) -> Iterator[str]:
-    """Every row error of an ingest job as CSV text (`line,case_id,field,message`), in pieces."""
+def stream_error_csv(uow_factory: Callable[[], UnitOfWork], job_id: uuid.UUID, batch: int = 1000,
+                     field_order: list[str] = ERRORS_FIELD_ORDER) -> Iterator[str]:
+    """Every row error of a file job as CSV text (`line,case_id,field,message`), in pieces; a
+    line's problems in `field_order` (the job's columns)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(ERRORS_CSV_HEADER)
     with uow_factory() as uow:
-        for count, error in enumerate(uow.ingest.iter_errors(job_id, ERRORS_FIELD_ORDER), start=1):
+        for count, error in enumerate(uow.ingest.iter_errors(job_id, field_order), start=1):
             writer.writerow(error)
             if not count % batch:
                 yield buffer.getvalue()

@@ -74,6 +74,21 @@ def is_same_payment(stored: Payment, *, case_pk: int, amount: Decimal) -> bool:
     return stored.case_pk == case_pk and stored.amount == amount
 
 
+def settlement_reference(case_pk: int, version: int, attempt: int = 0) -> str:
+    """The reference of the settlement payment a status change records: one per version of the
+    case; `attempt` > 0 when a payment of the bank already took the plain one."""
+    return f"settlement-{case_pk}-{version}" + (f"-{attempt}" if attempt else "")
+
+
+@dataclass(frozen=True)
+class LedgerOutcome:
+    """What applying changes of the ledger did to their cases and promises."""
+
+    paid_off: int  # cases resolved by a payment
+    reopened: int  # cases reopened by a reversal
+    promises_kept: int
+
+
 @dataclass(frozen=True)
 class LedgerMove:
     """The status move a change of the ledger makes, with its history comment."""

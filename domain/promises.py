@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from domain.errors import InvalidInput
@@ -51,13 +51,14 @@ class Promise:
 
 
 def kept_threshold(amount: Decimal, kept_percent: Decimal) -> Decimal:
-    """What must be paid for the promise to be kept, in cents (half up)."""
-    return (amount * kept_percent / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+    """What must be paid for the promise to be kept, in cents (half up), and at least a cent:
+    a promise is never kept with nothing paid."""
+    return max((amount * kept_percent / 100).quantize(_CENT, rounding=ROUND_HALF_UP), _CENT)
 
 
 def counts_toward(paid_on: date, recorded_at: datetime, promise_created_at: datetime) -> bool:
-    """Whether a payment counts toward a promise."""
-    return recorded_at >= promise_created_at and paid_on >= promise_created_at.date()
+    """Whether a payment counts toward a promise: recorded since it was taken, paid on or after its day (UTC)."""
+    return recorded_at >= promise_created_at and paid_on >= promise_created_at.astimezone(UTC).date()
 
 
 def state_of(amount: Decimal, paid: Decimal, due_date: date, as_of: date, terms: PromiseTerms) -> PromiseStatus:

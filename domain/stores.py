@@ -11,7 +11,8 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import BinaryIO, Protocol
 
 from domain.analytics import Agent, Cell
@@ -19,6 +20,8 @@ from domain.assignment import Assignment, Candidate
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import Case, CaseStatus, HistoryEntry
 from domain.jobs import Job, JobState
+from domain.payments import LedgerOutcome, Payment, PaymentMethod
+from domain.promises import Promise, PromiseStatus
 from domain.routing import Band
 from domain.users import Role, Team, User
 from domain.workflow import StatusChange
@@ -190,7 +193,7 @@ class CaseStore(Protocol):
         """Write the change (a new version) and its history entry."""
 
     def history(self, case_pk: int) -> builtins.list[HistoryEntry]:
-        """The case's status and assignment entries, oldest first."""
+        """The case's status, assignment, payment and promise entries, oldest first."""
 
 
 class AssignmentStore(Protocol):
@@ -256,10 +259,79 @@ class AnalyticsStore(Protocol):
 class PaymentStore(Protocol):
     """The payments ledger (store/payments.py)."""
 
+    def by_reference(self, bank_code: str, reference: str) -> Payment | None:
+        """The payment the bank recorded under this reference; None when there is none."""
+
+    def add(self, case: Case, *, amount: Decimal, paid_on: date, reference: str, method: PaymentMethod,
+            by: int | None) -> Payment | None:
+        """Record a payment of the case; None (nothing written) when the bank already used the reference."""
+
+    def apply(self, case_pk: int, delta: Decimal, *, by: int | None, kept_percent: Decimal,
+              new_version: bool = True) -> LedgerOutcome:
+        """Move the locked case's recovery by `delta` with the status move it makes, and its open
+        promise's count; `new_version` False when this transaction already made the case's new version."""
+
+    def get(self, payment_id: int) -> Payment | None:
+        """The payment; None when there is none."""
+
+    def reverse(self, payment_id: int, *, by: int | None, reason: str) -> Payment:
+        """Mark the payment reversed now, with who and why."""
+
+    def list(self, case_pk: int, *, after_id: int | None, limit: int) -> builtins.list[Payment]:
+        """The case's payments in id order (oldest first), after `after_id`."""
+
 
 class PromiseStore(Protocol):
     """Promises to pay (store/promises.py)."""
 
+    def add(self, case: Case, *, amount: Decimal, due_date: date, by: int | None) -> Promise | None:
+        """Take an open promise on the case; None (nothing written) when it has one open already."""
+
+    def get(self, promise_id: int) -> Promise | None:
+        """The promise; None when there is none."""
+
+    def cancel(self, promise_id: int, *, by: int | None, reason: str) -> Promise | None:
+        """Close the promise as cancelled, now, with who and why; None (nothing written) when it is
+        no longer open."""
+
+    def list(self, case_pk: int, *, after_id: int | None, limit: int) -> builtins.list[Promise]:
+        """The case's promises in id order (oldest first), after `after_id`."""
+
+    def close_decided(self, as_of: date, *, grace_days: int, kept_percent: Decimal) -> dict[PromiseStatus, int]:
+        """Close every open promise `as_of` decides (kept at its threshold; partial or broken once
+        past due date + grace); how many closed as each status."""
+
 
 class PaymentFileStore(Protocol):
-    """The bank's payments file, set-based (store/payment_files.py)."""
+    """The bank's payments file, set-based (store/payment_files.py), in the job's transaction."""
+
+    def staging(self) -> AbstractContextManager[None]:
+        """The file's staging area, filled by `stage` inside the block."""
+
+    def stage(self, rows: list[tuple]) -> None:
+        """Stage a batch of checked rows: (line, case_id, amount, paid_on, reference, method,
+        problem fields, problem messages), the problems None for a valid row."""
+
+    def match_rows(self, *, unknown_case: str, conflict: str, repeated: str) -> int:
+        """Match the valid rows to their cases and the payments recorded: reject unknown case_ids,
+        conflicting references and references repeated in the file ('{line}': the first); the same
+        payment again is a duplicate. Returns how many rows are new payments."""
+
+    def lock_cases(self) -> int:
+        """Lock the cases the new payments pay (in id order) and read their balances; returns how many."""
+
+    def reject_overpayments(self, message: str) -> int:
+        """Reject, in file order, each new payment that takes its case's balance below 0
+        ('{balance}' in `message`: the balance before the file); returns how many."""
+
+    def insert_payments(self, job_id: uuid.UUID, *, created_by: int | None) -> int:
+        """Record the new payments, in file order; returns how many."""
+
+    def apply_to_cases(self, job_id: uuid.UUID, *, by: int | None, kept_percent: Decimal) -> int:
+        """Apply the recorded payments to their cases and open promises; returns the cases paid off."""
+
+    def keep_errors(self, job_id: uuid.UUID) -> None:
+        """Keep every problem of every rejected row as a row error of the job."""
+
+    def duplicate_count(self) -> int:
+        """Rows that were payments already recorded."""

@@ -6,22 +6,27 @@ raw records and case changes commit together with its `succeeded` state, or not 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select, text
 
-from domain.case_rules import COLUMNS
+from domain.case_rules import CLEARED, COLUMNS, OPTIONAL_COLUMNS
 from store import locks
 from store.releases import release_cases
 from store.staging import STAGING, Stager
 from store.tables import ingest_errors
 
 _CASE_COLUMNS = (*COLUMNS, "team")
-_CHANGEABLE = _CASE_COLUMNS[1:]  # what a refresh may change
-_SET_CHANGED = ", ".join(f"{c} = s.{c}" for c in _CHANGEABLE)
-_CHANGED = (f"({', '.join(f'p.{c}' for c in _CHANGEABLE)}) "
-            f"IS DISTINCT FROM ({', '.join(f's.{c}' for c in _CHANGEABLE)})")
+# An optional column's staged value is NULL when the row did not send it (the stored value stays)
+# and CLEARED when it sent it empty (stored as null): decided per row, by the statement itself.
+_STORED = {c: f"nullif(s.{c}, '{CLEARED}')" for c in OPTIONAL_COLUMNS}
+_REFRESHED = {**{c: f"s.{c}" for c in _CASE_COLUMNS[1:]},  # what a refresh may change, to what
+              **{c: f"CASE WHEN s.{c} IS NULL THEN p.{c} ELSE {_STORED[c]} END" for c in OPTIONAL_COLUMNS}}
+_SET_CHANGED = ", ".join(f"{c} = {value}" for c, value in _REFRESHED.items())
+_CHANGED = (f"({', '.join(f'p.{c}' for c in _REFRESHED)}) "
+            f"IS DISTINCT FROM ({', '.join(_REFRESHED.values())})")
+_INSERTED = {**{c: f"s.{c}" for c in _CASE_COLUMNS}, **_STORED}
 
 
 class IngestStore:
@@ -105,12 +110,14 @@ class IngestStore:
         Only ingestion inserts cases: with writers taking turns, no other file inserts a case
         between this job's refresh and its insert.
         """
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), dict(zip(("ns", "key"), locks.INGEST_WRITERS)))
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                          dict(zip(("ns", "key"), locks.INGEST_WRITERS)))
 
     def refresh_cases(self, job_id: uuid.UUID) -> int:
         """Update the stored cases whose values changed (status and assignment kept); returns how many.
 
-        Rows equal to the stored case are left alone: re-uploading a file rewrites nothing.
+        Rows equal to the stored case are left alone: re-uploading a file rewrites nothing. An
+        optional column the row did not send keeps its stored value.
         """
         return self.conn.execute(text(f"""
             UPDATE cases_processed p
@@ -133,8 +140,8 @@ class IngestStore:
             WHERE s.error_fields IS NULL
         """))
         return self.conn.execute(text(f"""
-            INSERT INTO cases_processed ({", ".join(_CASE_COLUMNS)}, last_job_id)
-            SELECT {", ".join(f"s.{c}" for c in _CASE_COLUMNS)}, CAST(:job_id AS uuid) FROM {STAGING} s
+            INSERT INTO cases_processed ({", ".join(_INSERTED)}, last_job_id)
+            SELECT {", ".join(_INSERTED.values())}, CAST(:job_id AS uuid) FROM {STAGING} s
             WHERE s.error_fields IS NULL AND NOT EXISTS (SELECT 1 FROM ingest_known k WHERE k.line_no = s.line_no)
         """), {"job_id": job_id}).rowcount
 

@@ -11,13 +11,12 @@ the cases touched, not the book.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
 from domain.cases import CaseStatus
-from domain.payments import PAID_IN_FULL, REOPENED_BY_REVERSAL
+from domain.payments import PAID_IN_FULL, REOPENED_BY_REVERSAL, LedgerOutcome
 from domain.promises import PromiseStatus
 
 # {deltas}: a table or subquery of (case_pk, delta); each case at most once, locked by the caller.
@@ -43,7 +42,8 @@ _APPLY = """
                                   WHEN m.to_status IS NOT NULL THEN NULL ELSE c.resolved_at END,
                resolved_by_payment = CASE WHEN m.to_status IS NULL THEN c.resolved_by_payment
                                           ELSE m.to_status = :resolved END,
-               version = c.version + 1, updated_at = statement_timestamp()
+               version = CASE WHEN :new_version THEN c.version + 1 ELSE c.version END,
+               updated_at = CASE WHEN :new_version THEN statement_timestamp() ELSE c.updated_at END
           FROM moves m
          WHERE c.id = m.id
         RETURNING c.id, m.status AS from_status, m.to_status
@@ -58,11 +58,13 @@ _APPLY = """
       FROM changed
 """
 
-# What counts toward each open promise of the touched cases, recomputed from the ledger; a
-# promise whose count reached its threshold (half up to the cent, as kept_threshold) is kept.
+# What counts toward each open promise of the touched cases, recomputed from the ledger
+# (domain.promises.counts_toward); a promise whose count reached its threshold (half up to the
+# cent and at least a cent, as kept_threshold) is kept.
 _PROMISES = """
     WITH counted AS (
-        SELECT pr.id, coalesce(sum(p.amount), 0) AS paid
+        SELECT pr.id, coalesce(sum(p.amount), 0) AS paid,
+               greatest(round(pr.amount * :kept_percent / 100, 2), 0.01) AS threshold
           FROM promises pr
           JOIN ({cases}) t ON t.case_pk = pr.case_pk
           LEFT JOIN payments p
@@ -73,33 +75,29 @@ _PROMISES = """
     ), updated AS (
         UPDATE promises pr
            SET paid = c.paid,
-               status = CASE WHEN c.paid >= round(pr.amount * :kept_percent / 100, 2)
-                             THEN CAST(:kept AS promise_status) ELSE pr.status END,
-               closed_at = CASE WHEN c.paid >= round(pr.amount * :kept_percent / 100, 2)
-                                THEN statement_timestamp() END
+               status = CASE WHEN c.paid >= c.threshold THEN CAST(:kept AS promise_status) ELSE pr.status END,
+               closed_at = CASE WHEN c.paid >= c.threshold THEN statement_timestamp() END
           FROM counted c
-         WHERE pr.id = c.id AND (pr.paid <> c.paid OR c.paid >= round(pr.amount * :kept_percent / 100, 2))
+         WHERE pr.id = c.id AND pr.status = :open  -- the promises job may have closed it meanwhile
+           AND (pr.paid <> c.paid OR c.paid >= c.threshold)
         RETURNING pr.status
     )
     SELECT count(*) FILTER (WHERE status = :kept) FROM updated
 """
 
 
-@dataclass(frozen=True)
-class LedgerOutcome:
-    paid_off: int  # cases resolved by a payment
-    reopened: int  # cases reopened by a reversal
-    promises_kept: int
-
-
 def apply_ledger(conn: Connection, deltas: str, params: dict, *, by: int | None, job_id: uuid.UUID | None,
-                 kept_percent: Decimal) -> LedgerOutcome:
+                 kept_percent: Decimal, new_version: bool = True) -> LedgerOutcome:
     """Apply the ledger's changes `deltas` selects (case_pk, delta) to their cases, which the
-    caller has locked, and to their open promises."""
+    caller has locked, and to their open promises.
+
+    Each case gets a new version (and updated_at), unless `new_version` is False: the caller's
+    transaction already made it (a status change recording its settlement is one change).
+    """
     status = {"resolved": CaseStatus.RESOLVED.value, "in_progress": CaseStatus.IN_PROGRESS.value}
     moved = conn.execute(text(_APPLY.format(deltas=deltas)), {
         **params, **status, "by": by, "job_id": job_id, "paid_in_full": PAID_IN_FULL,
-        "reopened": REOPENED_BY_REVERSAL,
+        "reopened": REOPENED_BY_REVERSAL, "new_version": new_version,
     }).one()
     kept = conn.execute(text(_PROMISES.format(cases=f"SELECT case_pk FROM ({deltas}) d")), {
         **params, "open": PromiseStatus.OPEN.value, "kept": PromiseStatus.KEPT.value, "kept_percent": kept_percent,

@@ -10,20 +10,22 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Sequence
 
 from sqlalchemy import Connection, text
 
-from domain.case_rules import COLUMNS
+from domain.case_rules import ALL_COLUMNS
 
 STAGING = "ingest_staging"
 _BATCH = "ingest_batch"
-# the staged columns: the case's (the one list, domain.case_rules.COLUMNS), its team, its problems
+# the staged columns: the case's (the one list, domain.case_rules.ALL_COLUMNS: an optional one is NULL
+# when not sent, '' when sent empty), its team, its problems
 _SQL_TYPES = {"line_no": "int NOT NULL", "loan_amount": "numeric(14,2)", "due_amount": "numeric(14,2)",
               "days_past_due": "int", "priority": "case_priority", "team": "team",
               "error_fields": "text[]", "error_messages": "text[]"}
-_STAGED = ("line_no", *COLUMNS, "team", "error_fields", "error_messages")
+_STAGED = ("line_no", *ALL_COLUMNS, "team", "error_fields", "error_messages")
+_NO_CASE = (None,) * (len(ALL_COLUMNS) - 1)  # a rejected row keeps no value but its case_id
 _TYPED = ", ".join(f"{c} {_SQL_TYPES.get(c, 'text')}" for c in _STAGED)
 _TYPED_COLUMNS = ", ".join(_STAGED)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -63,7 +65,7 @@ class Stager:
     def rejected(self, line_no: int, case_id: str | None, problems: Sequence, raw_values: list | None = None,
                  record=None) -> tuple:
         """The staging row of a rejected row: its problems and the values as received."""
-        return (line_no, case_id, None, None, None, None, None, None, None, None,
+        return (line_no, case_id, *_NO_CASE, None,
                 [p.field for p in problems], [storable(p.message) for p in problems],
                 None if record is None else json_text(record),
                 *(storable_values(raw_values) if raw_values is not None else self._no_raw))

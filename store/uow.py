@@ -1,12 +1,11 @@
 """Unit of work: one connection, one transaction; leaving the block without commit rolls back."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, Engine
 
 from domain.events import Event
-
 from store.analytics import AnalyticsStore
 from store.assignment import AssignmentStore
 from store.cases import CaseStore
@@ -33,7 +32,7 @@ class UnitOfWork:
         self._publish = publish
         self._events: list[Event] = []
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.connection = self._engine.connect()
         self._transaction = self.connection.begin()
         conn = self.connection

@@ -23,8 +23,8 @@ from dcoe.servers import redis_client_url
 from domain.jobs import JobState
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("analytics_snapshots", "case_status_history", "case_assignments", "ingest_errors", "cases_raw",
-          "cases_processed", "upload_chunks", "uploads", "jobs", "team_rotation", "users")
+TABLES = ("analytics_snapshots", "payments", "promises", "case_status_history", "case_assignments", "ingest_errors",
+          "cases_raw", "cases_processed", "upload_chunks", "uploads", "jobs", "team_rotation", "users")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from flask import Flask
 
 from dcoe.config import Settings
 
-
 # A JSON body (a login, a status change, the routing bands) is small: a view never buffers more.
 MAX_JSON_BODY_BYTES = 1024 * 1024
 
@@ -44,14 +43,29 @@ def create_app(settings: Settings | None = None) -> Flask:
     request_logs.init_app(app)  # first: every later hook logs with the request id
     metrics.init_app(app)  # and times requests from their start, those refused early (429) too
 
-    from web import analytics, assignment, auth, cases, docs, errors, health, jobs, uploads, users
+    from web import (
+        analytics,
+        assignment,
+        auth,
+        cases,
+        docs,
+        errors,
+        health,
+        jobs,
+        payments,
+        payments_upload,
+        promises,
+        uploads,
+        users,
+    )
 
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     limiter.init_app(app)
     auth.init_app(app)
-    for module in (health, auth, users, jobs, uploads, cases, assignment, analytics):
+    for module in (health, auth, users, jobs, uploads, cases, assignment, analytics, payments_upload, payments,
+                   promises):
         api.register_blueprint(module.blp)
     docs.init_app(app)
     errors.init_app(app)

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from flask import request
 from flask_jwt_extended import jwt_required
-from web.smorest import Blueprint
 
 from domain import case_queries, workflow
 from domain.case_queries import CaseFilter, CaseSort
 from domain.errors import InvalidInput
+from domain.promises import PromiseStatus
 from web.auth import viewer
-from web.extensions import unit_of_work
+from web.extensions import settings, unit_of_work
 from web.pagination import decode_cursor, page
+from web.payments import utc_today
 from web.schemas.cases import CaseListArgs, CasePageSchema, CaseSchema, HistoryEntrySchema, StatusUpdateSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="Cases, their status workflow and history")
 
@@ -50,7 +52,9 @@ def _if_match() -> frozenset[int] | None:
 @blp.alt_response(403, description="An agent asked for cases not assigned to it")
 def list_cases(args):
     """Cases, filtered and sorted, keyset-paginated; an agent sees only its own."""
-    case_filter = CaseFilter(case_id_prefix=args.get("q"), **{name: args.get(name) for name in _FILTERS})
+    promise = PromiseStatus(args["promise"]) if "promise" in args else None
+    case_filter = CaseFilter(case_id_prefix=args.get("q"), promise=promise,
+                             **{name: args.get(name) for name in _FILTERS})
     sort = CaseSort.parse(args["sort"])
     after = sort.after(decode_cursor(args["cursor"]))
     with unit_of_work() as uow:
@@ -78,13 +82,16 @@ def get_case(case_id: int):
 @blp.alt_response(412, description="If-Match names a version the case is no longer at")
 @blp.doc(parameters=[_IF_MATCH])
 def update_status(change, case_id: int):
-    """Move a case along the workflow (Resolved records the amount recovered); history is written with it.
+    """Move a case along the workflow; history is written with it.
 
-    Reopening (Resolved → In Progress) is admin only and clears `resolved_at` and `amount_recovered`.
+    Resolving with an `amount_recovered` above the case's payments so far records the difference as one
+    payment of method `settlement` (below them: 400). Reopening (Resolved → In Progress) is admin only and
+    clears `resolved_at`; `amount_recovered` stays the sum of the payments.
     """
     if_match = _if_match()
     with unit_of_work() as uow:
-        case = workflow.update_status(uow, case_id, viewer(), if_match=if_match, **change)
+        case = workflow.update_status(uow, case_id, viewer(), if_match=if_match, today=utc_today(),
+                                      terms=settings().promise_terms, **change)
     return _with_etag(case)
 
 
@@ -93,6 +100,7 @@ def update_status(change, case_id: int):
 @blp.response(200, HistoryEntrySchema(many=True))
 @blp.alt_response(404, description="No such case, or not the caller's")
 def case_history(case_id: int):
-    """The case's status and assignment entries, oldest first."""
+    """The case's entries, oldest first: status moves, assignments, payments and their reversals
+    (`from`/`to`: the amount), promises taken and closed."""
     with unit_of_work() as uow:
         return case_queries.case_history(uow, case_id, viewer())

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from flask import Response, stream_with_context, url_for
 from flask_jwt_extended import jwt_required
-from web.smorest import Blueprint
 
 from domain import jobs as job_cases
+from domain.jobs import JobType
 from web.auth import viewer
 from web.extensions import unit_of_work
 from web.pagination import decode_cursor, page
 from web.schemas.jobs import JobListArgs, JobPageSchema, JobSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Background jobs")
 
@@ -58,11 +59,13 @@ def cancel_job(job_id: uuid.UUID):
 @jwt_required()
 @blp.response(200, content_type="text/csv", description="line,case_id,field,message — every rejected row problem")
 def job_errors(job_id: uuid.UUID):
-    """An ingest job's row errors, all of them, as CSV (streamed)."""
+    """A file job's row errors (ingest, payments), all of them, as CSV (streamed)."""
     me = viewer()
     with unit_of_work() as uow:
-        job_cases.get_job(uow, job_id, me)  # 404 when the caller may not see it
-    from domain.ingestion import stream_error_csv
+        job = job_cases.get_job(uow, job_id, me)  # 404 when the caller may not see it
+    from domain import ingestion, payment_files
 
-    return Response(stream_with_context(stream_error_csv(unit_of_work, job_id)), mimetype="text/csv",
+    field_order = payment_files.ERRORS_FIELD_ORDER if job.type is JobType.PAYMENTS else ingestion.ERRORS_FIELD_ORDER
+    return Response(stream_with_context(ingestion.stream_error_csv(unit_of_work, job_id, field_order=field_order)),
+                    mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="job-{job_id}-errors.csv"'})

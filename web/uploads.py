@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import request
 from flask_jwt_extended import current_user
-from web.smorest import Blueprint
 from werkzeug.exceptions import UnsupportedMediaType
 
 from domain import ingestion
@@ -13,13 +12,14 @@ from web.auth import admin_required
 from web.extensions import enqueue, settings, unit_of_work
 from web.jobs import accepted
 from web.schemas.uploads import JOB_HEADERS, UPLOAD_BODY, IngestJobSchema, UploadHeadersSchema
+from web.smorest import Blueprint
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/cases", description="Uploading case files")
 
 _RAW_BODIES = {"text/csv": CSV, "application/json": JSON, "application/x-ndjson": NDJSON}
 _PART_TYPES = {"application/json": JSON, "application/x-ndjson": NDJSON}
 _PART_SUFFIXES = {".json": JSON, ".ndjson": NDJSON, ".jsonl": NDJSON}
-_ACCEPTED = "multipart/form-data (part file), text/csv, application/json, application/x-ndjson"
+ACCEPTED = "multipart/form-data (part file), text/csv, application/json, application/x-ndjson"
 
 
 @blp.route("/upload", methods=["POST"])
@@ -32,10 +32,10 @@ _ACCEPTED = "multipart/form-data (part file), text/csv, application/json, applic
 @blp.alt_response(401, description="No valid bearer token")
 @blp.alt_response(403, description="Not an admin")
 @blp.alt_response(413, description="Larger than MAX_UPLOAD_BYTES")
-@blp.alt_response(415, description=f"Not one of: {_ACCEPTED}")
+@blp.alt_response(415, description=f"Not one of: {ACCEPTED}")
 def upload(idempotency_key: str | None):
     """Upload a file of cases (CSV, JSON array or NDJSON); a worker ingests it in the background."""
-    body, fmt, filename = _incoming_file()
+    body, fmt, filename = incoming_file()
     with unit_of_work() as uow:
         job, created = ingestion.start_upload(
             uow, body=body, fmt=fmt, filename=filename, created_by=current_user.id, enqueue=enqueue(),
@@ -46,9 +46,9 @@ def upload(idempotency_key: str | None):
     return job, status, headers
 
 
-def _incoming_file():
+def incoming_file():
     """(binary stream, format, filename) of the request; the body is read later, in chunks."""
-    request.max_content_length = settings().max_upload_bytes  # the one route whose bodies may be large
+    request.max_content_length = settings().max_upload_bytes  # the file routes: their bodies may be large
     if request.mimetype == "multipart/form-data":
         part = request.files.get("file")  # werkzeug spools the part to a temporary file
         if part is None:
@@ -59,7 +59,7 @@ def _incoming_file():
         return part.stream, fmt, filename
     fmt = _RAW_BODIES.get(request.mimetype)
     if fmt is None:
-        raise UnsupportedMediaType(f"the body must be one of: {_ACCEPTED}")
+        raise UnsupportedMediaType(f"the body must be one of: {ACCEPTED}")
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"only UTF-8 files are accepted, not {charset}")

@@ -23,6 +23,11 @@ def beat_schedule(settings: Settings) -> dict:
                          "args": (settings.assign_interval_seconds,)},
         # Keeps the dashboard's snapshot at most this old even when nothing else refreshed it.
         "refresh-analytics": {"task": "analytics.schedule", "schedule": float(settings.analytics_interval_seconds)},
+        # Promises fall due by the day: hourly (PROMISE_INTERVAL_SECONDS) closes those past due date
+        # + grace within an hour of the day turning (UTC); payments keep promises as they come, so
+        # nothing else waits for it. One job per interval however many beats run.
+        "evaluate-promises": {"task": "promises.schedule", "schedule": float(settings.promise_interval_seconds),
+                              "args": (settings.promise_interval_seconds,)},
     }
     return {name: entry for name, entry in schedule.items() if entry["schedule"] > 0}
 
@@ -34,6 +39,8 @@ def create_celery(settings: Settings) -> Celery:
         "worker.tasks.ingest",
         "worker.tasks.assignment",
         "worker.tasks.analytics",
+        "worker.tasks.payments",
+        "worker.tasks.promises",
     ])
     app.conf.update(
         task_default_queue="default",

@@ -4,12 +4,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from conftest import wait_for_job
 
+ROOT = Path(__file__).resolve().parents[2]
 HEADER = "case_id,bank_code,borrower_name,loan_amount,due_amount,days_past_due,priority,region"
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -306,3 +310,100 @@ def test_a_refresh_moving_an_assigned_case_to_another_team_releases_it(client, a
     assert entries(moved) == [assigned, released, ("status", "In Progress", "Pending", None, reason)]
     assert entries(pending) == [assigned, released]
     assert entries(staying) == entries(resolved) == [assigned]
+
+
+# ---- the borrower: optional borrower_ref and timezone ----------------------------------------------
+
+BORROWER_HEADER = HEADER + ",borrower_ref,timezone"
+
+
+def borrowers(uow) -> dict:
+    """case_id -> (borrower_ref, timezone, version)."""
+    return {row[0]: row[1:] for row in query(
+        uow, "SELECT case_id, borrower_ref, timezone, version FROM cases_processed ORDER BY id")}
+
+
+def test_borrower_ref_and_timezone_are_stored_with_the_case_whatever_the_header_case(client, admin_headers, uow):
+    header = HEADER + ", Borrower_Ref ,TIMEZONE"
+    result = succeeded(client, admin_headers, csv_file("T1,HDFC,Asha,1,1,1,Low,R, CUST-1 , America/Chicago ",
+                                                       "T2,HDFC,Asha,1,1,1,Low,R,CUST-1,Asia/Kolkata",
+                                                       "T3,HDFC,Ravi,1,1,1,Low,R,,", header=header))
+    assert (result["rows_inserted"], result["rows_rejected"]) == (3, 0)
+    assert borrowers(uow) == {"T1": ("CUST-1", "America/Chicago", 1), "T2": ("CUST-1", "Asia/Kolkata", 1),
+                              "T3": (None, None, 1)}
+
+
+def test_a_generated_file_with_borrowers_loads_every_borrower(client, admin_headers, uow):
+    data = subprocess.run([sys.executable, str(ROOT / "bench" / "gen_cases.py"), "300", "--borrowers"],
+                          check=True, capture_output=True).stdout
+    assert succeeded(client, admin_headers, data)["rows_inserted"] == 300
+    generated = csv.DictReader(io.StringIO(data.decode()))
+    assert borrowers(uow) == {r["case_id"]: (r["borrower_ref"], r["timezone"], 1) for r in generated}
+
+
+def test_a_re_upload_refreshes_the_borrower_columns_and_an_empty_cell_clears_them(client, admin_headers, uow):
+    succeeded(client, admin_headers, csv_file("U1,HDFC,Asha,1,1,1,Low,R,CUST-1,America/Chicago",
+                                              "U2,HDFC,Asha,1,1,1,Low,R,CUST-2,America/Denver",
+                                              "U3,HDFC,Asha,1,1,1,Low,R,CUST-3,Asia/Kolkata", header=BORROWER_HEADER))
+    result = succeeded(client, admin_headers, csv_file("U1,HDFC,Asha,1,1,1,Low,R,CUST-9,Europe/London",
+                                                       "U2,HDFC,Asha,1,1,1,Low,R,,",
+                                                       "U3,HDFC,Asha,1,1,1,Low,R,CUST-3,Asia/Kolkata",
+                                                       header=BORROWER_HEADER))
+    assert (result["rows_inserted"], result["rows_updated"]) == (0, 3)
+    assert borrowers(uow) == {"U1": ("CUST-9", "Europe/London", 2), "U2": (None, None, 2),
+                              "U3": ("CUST-3", "Asia/Kolkata", 1)}  # the same values again: not rewritten
+
+
+def test_a_file_without_the_borrower_columns_keeps_their_stored_values(client, admin_headers, uow):
+    succeeded(client, admin_headers, csv_file("K1,HDFC,Asha,1,1,1,Low,R,CUST-1,America/Chicago",
+                                              "K2,HDFC,Asha,1,1,1,Low,R,CUST-2,Asia/Kolkata", header=BORROWER_HEADER))
+    result = succeeded(client, admin_headers, csv_file("K1,HDFC,Asha,1,1,1,Low,R", "K2,HDFC,Asha,9,9,9,Low,R"))
+    assert (result["rows_inserted"], result["rows_updated"]) == (0, 2)
+    assert borrowers(uow) == {"K1": ("CUST-1", "America/Chicago", 1),  # nothing changed: not even rewritten
+                              "K2": ("CUST-2", "Asia/Kolkata", 2)}  # its amounts changed, its borrower kept
+    succeeded(client, admin_headers, csv_file("K1,HDFC,Asha,1,1,1,Low,R,Europe/Paris",
+                                              header=HEADER + ",timezone"))
+    assert borrowers(uow)["K1"] == ("CUST-1", "Europe/Paris", 2)  # one optional column sent, the other kept
+
+
+def test_an_unknown_timezone_rejects_the_row_with_its_line_in_the_errors(client, admin_headers, uow):
+    job = ingest(client, admin_headers, csv_file("Z1,HDFC,Asha,1,1,1,Low,R,CUST-1,America/Chicago",
+                                                 "Z2,HDFC,Asha,1,1,1,Low,R,CUST-2,Mars/Olympus_Mons",
+                                                 "Z3,HDFC,Asha,1,1,1,Low,,CUST-3,america/chicago",
+                                                 header=BORROWER_HEADER))
+    result = job["result"]
+    assert (result["rows_inserted"], result["rows_rejected"]) == (1, 2)
+    assert error_csv(client, admin_headers, job["id"]) == [
+        ["line", "case_id", "field", "message"],
+        ["3", "Z2", "timezone", "is not an IANA time zone name (like America/Chicago)"],
+        ["4", "Z3", "region", "must not be empty"],
+        ["4", "Z3", "timezone", "must be spelled as IANA does: America/Chicago"]]
+    assert set(borrowers(uow)) == {"Z1"}
+    assert query(uow, "SELECT line_no, accepted, record->>'timezone' FROM cases_raw ORDER BY line_no") == [
+        (2, True, "America/Chicago"), (3, False, "Mars/Olympus_Mons"), (4, False, "america/chicago")]
+
+
+def test_json_sets_clears_and_keeps_the_borrower_columns_key_by_key(client, admin_headers, uow):
+    first = [case_object("J1", borrower_ref="CUST-1", timezone="America/Chicago"),
+             case_object("J2", borrower_ref="CUST-2", timezone="Asia/Kolkata"),
+             case_object("J3", Borrower_Ref="CUST-3", TimeZone="Europe/London")]
+    succeeded(client, admin_headers, json.dumps(first).encode(), "application/json")
+    second = [case_object("J1"),  # keys absent: not sent, kept
+              case_object("J2", borrower_ref=None, timezone=""),  # null and empty: cleared
+              case_object("J3", timezone="Europe/Paris")]  # one sent, the other kept
+    result = succeeded(client, admin_headers, json.dumps(second).encode(), "application/json")
+    assert (result["rows_updated"], result["rows_rejected"]) == (3, 0)
+    assert borrowers(uow) == {"J1": ("CUST-1", "America/Chicago", 1), "J2": (None, None, 2),
+                              "J3": ("CUST-3", "Europe/Paris", 2)}
+
+
+def test_ndjson_carries_the_borrower_columns_and_an_unknown_timezone_rejects_its_line(client, admin_headers, uow):
+    lines = [json.dumps(case_object("N1", borrower_ref="CUST-1", timezone="Pacific/Honolulu")),
+             json.dumps(case_object("N2", timezone="Pacific/Atlantis")),
+             json.dumps(case_object("N3", timezone=5))]
+    job = ingest(client, admin_headers, "\n".join(lines).encode(), "application/x-ndjson")
+    assert (job["result"]["rows_inserted"], job["result"]["rows_rejected"]) == (1, 2)
+    assert [(e["line"], e["case_id"], e["field"], e["message"]) for e in job["result"]["errors_sample"]] == [
+        (2, "N2", "timezone", "is not an IANA time zone name (like America/Chicago)"),
+        (3, "N3", "timezone", "must be a string")]
+    assert borrowers(uow) == {"N1": ("CUST-1", "Pacific/Honolulu", 1)}

@@ -1,9 +1,11 @@
 """Migrations on scratch databases: 0002 keeps each case's history through an upgrade and a
-downgrade, and store/tables.py mirrors the schema they build."""
+downgrade, 0004 turns each recovery into a settlement payment and round-trips, and store/tables.py
+mirrors the schema they build."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -18,7 +20,7 @@ from store.cases import CaseStore
 from store.migrate import alembic_config, upgrade
 from store.tables import metadata
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 T1, T2 = T0 + timedelta(hours=1), T0 + timedelta(days=1)
 
 
@@ -111,7 +113,8 @@ def test_upgrading_keeps_the_order_of_a_release_stamped_with_its_ingest_start(sc
     case, admin, agent, _ = seed_as_0001(scratch)
     began = T1 - timedelta(minutes=30)  # 0001 stamped an ingest's release with its transaction's start
     with connect(scratch) as conn, conn.begin():
-        conn.execute(text("UPDATE case_status_history SET at = :began, by = NULL WHERE at = :t2"), {"began": began, "t2": T2})
+        conn.execute(text("UPDATE case_status_history SET at = :began, by = NULL WHERE at = :t2"),
+                     {"began": began, "t2": T2})
         conn.execute(text("UPDATE case_assignments SET released_at = :began"), {"began": began})
     upgrade(scratch)
     with connect(scratch) as conn:
@@ -121,3 +124,68 @@ def test_upgrading_keeps_the_order_of_a_release_stamped_with_its_ingest_start(sc
         ("assignment", None, agent, T0), ("status", "Pending", "In Progress", T0),
         ("status", "In Progress", "Escalated", T1),
         ("assignment", agent, None, moved), ("status", "Escalated", "Pending", moved)]
+
+
+def seed_as_0003(url) -> dict[str, int]:
+    """Schema 0003, a job, and three cases as 0003 stored them: resolved with a recovery, resolved
+    with a recovery of 0.00, and open; returns their ids by case_id."""
+    upgrade(url, "0003")
+    with connect(url) as conn, conn.begin():
+        conn.execute(text("INSERT INTO jobs (id, type, state) VALUES (:id, 'ingest', 'succeeded')"),
+                     {"id": uuid.uuid4()})
+        ids = {}
+        for case_id, status, recovered, resolved_at in (("R-1", "Resolved", Decimal("1234.56"), T2),
+                                                        ("R-0", "Resolved", Decimal("0.00"), T1),
+                                                        ("P-1", "Pending", None, None)):
+            ids[case_id] = conn.execute(text(
+                "INSERT INTO cases_processed (case_id, bank_code, borrower_name, loan_amount, due_amount,"
+                " days_past_due, priority, region, team, status, amount_recovered, resolved_at)"
+                " VALUES (:case_id, 'HDFC', 'B', 5000, 2000, 10, 'Medium', 'North', 'call_center', :status,"
+                " :recovered, :resolved_at) RETURNING id"),
+                dict(case_id=case_id, status=status, recovered=recovered, resolved_at=resolved_at)).scalar_one()
+    return ids
+
+
+def payments(url) -> list[tuple]:
+    with connect(url) as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT case_pk, bank_code, reference, amount, paid_on, method::text, created_at, reversed_at"
+            " FROM payments ORDER BY id"))]
+
+
+def recoveries(url) -> dict[str, Decimal | None]:
+    with connect(url) as conn:
+        return dict(conn.execute(text("SELECT case_id, amount_recovered FROM cases_processed")).all())
+
+
+def test_upgrading_to_0004_turns_a_resolved_case_recovery_into_one_settlement_payment(scratch):
+    ids = seed_as_0003(scratch)
+    upgrade(scratch, "0004")
+    assert payments(scratch) == [(ids["R-1"], "HDFC", "settlement-R-1", Decimal("1234.56"), date(2026, 11, 2),
+                                  "settlement", T2, None)]
+    # the case's recovery is the sum of its ledger: a recovery of 0.00 had no payment, so it becomes null
+    assert recoveries(scratch) == {"R-1": Decimal("1234.56"), "R-0": None, "P-1": None}
+    with connect(scratch) as conn:
+        borrower = conn.execute(text("SELECT DISTINCT borrower_ref, timezone, resolved_by_payment"
+                                     " FROM cases_processed")).all()
+    assert borrower == [(None, None, False)]
+
+
+def test_downgrading_0004_and_upgrading_again_round_trips(scratch):
+    seed_as_0003(scratch)
+    upgrade(scratch, "0004")
+    first = payments(scratch)
+    command.downgrade(alembic_config(scratch), "0003")
+    with connect(scratch) as conn:
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+        columns = set(conn.execute(text("SELECT column_name FROM information_schema.columns"
+                                        " WHERE table_name = 'cases_processed'")).scalars())
+        job_types = conn.execute(text("SELECT enum_range(NULL::job_type)::text[]")).scalar_one()
+        jobs = conn.execute(text("SELECT type::text FROM jobs")).scalars().all()
+    assert {"payments", "promises"}.isdisjoint(tables)
+    assert {"borrower_ref", "timezone", "resolved_by_payment"}.isdisjoint(columns)
+    assert job_types == ["ingest", "assign", "analytics"] and jobs == ["ingest"]
+    assert recoveries(scratch) == {"R-1": Decimal("1234.56"), "R-0": None, "P-1": None}  # the ledger's sum, kept
+    upgrade(scratch, "0004")
+    assert payments(scratch) == first  # one settlement again, not two
+    assert recoveries(scratch) == {"R-1": Decimal("1234.56"), "R-0": None, "P-1": None}

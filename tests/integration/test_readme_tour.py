@@ -47,6 +47,8 @@ def test_the_curl_tour_and_the_cli_tour_work_as_written(settings, worker, demo_u
         assert '"rows_inserted":10000' in out.replace(" ", "")
         assert '"status":"Resolved"' in out.replace(" ", "")  # the PATCH answered the resolved case
         assert '"kind":"status"' in out.replace(" ", "")  # and its history lists the change
+        assert '"status":"kept"' in out.replace(" ", "")  # the payment kept the promise
+        assert '"reference":"TX-0001"' in out.replace(" ", "")
         cli = run(block_after("## The client CLI", "sh"), base, settings, tmp_path)
     assert '"rows_updated": 10000' in cli  # the same file again: every row a refresh
     assert '"total_cases": 10000' in cli

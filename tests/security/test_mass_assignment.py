@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from marshmallow import RAISE, Schema, fields
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from conftest import login, wait_for_job
 
 PROBLEM = "application/problem+json"
+TODAY = datetime.now(UTC).date().isoformat()
 # What an attacker would add to a body: identities, ownership, roles, versions, states.
 ATTRACTIVE = ("id", "is_admin", "role", "team", "created_by", "assigned_to", "password_hash", "version",
               "state", "active", "amount_recovered", "status")
@@ -36,6 +38,15 @@ def _samples(world) -> dict[tuple[str, str], tuple[str, dict]]:
         ("/api/assignment/rules", "PUT"): ("/api/assignment/rules", {"bands": [
             {"team": "call_center", "max_dpd": 30}, {"team": "field", "max_dpd": 90},
             {"team": "legal", "max_dpd": None}]}),
+        ("/api/cases/<int:case_id>/payments", "POST"): (f"/api/cases/{world['case']}/payments", {
+            "amount": "10.00", "paid_on": TODAY, "reference": "MA-1", "method": "card"}),
+        ("/api/payments/<int:payment_id>/reverse", "POST"): (f"/api/payments/{world['payment']}/reverse",
+                                                             {"reason": "bounced"}),
+        ("/api/cases/<int:case_id>/promises", "POST"): (f"/api/cases/{world['case']}/promises",
+                                                        {"amount": "10.00", "due_date": TODAY}),
+        ("/api/promises/<int:promise_id>/cancel", "POST"): (f"/api/promises/{world['promise']}/cancel",
+                                                            {"reason": "changed"}),
+        ("/api/promises/evaluate", "POST"): ("/api/promises/evaluate", {"as_of": TODAY}),
     }
 
 
@@ -71,10 +82,19 @@ def _with_extras(body: dict, schema: Schema) -> tuple[dict, set[str]]:
 
 
 @pytest.fixture
-def world(client, make_user, make_case):
+def world(client, engine, make_user, make_case):
     admin, agent = make_user("admin"), make_user("call_center_agent")
-    return {"admin": admin, "agent": agent, "headers": login(client, admin.email),
-            "case": make_case(assigned_to=agent.id, status="In Progress")}
+    headers = login(client, admin.email)
+    with engine.begin() as conn:  # the suite's cleanup truncates the cases, not the payments
+        conn.exec_driver_sql("TRUNCATE payments RESTART IDENTITY")
+    paid, promised = make_case(assigned_to=agent.id), make_case(assigned_to=agent.id)
+    payment = client.post(f"/api/cases/{paid}/payments", headers=headers,
+                          json={"amount": "10.00", "paid_on": TODAY, "reference": "MA-0"}).json
+    promise = client.post(f"/api/cases/{promised}/promises", headers=headers,
+                          json={"amount": "10.00", "due_date": TODAY}).json
+    return {"admin": admin, "agent": agent, "headers": headers,
+            "case": make_case(assigned_to=agent.id, status="In Progress"), "payment": payment["id"],
+            "promise": promise["id"]}
 
 
 def test_every_write_route_has_a_sample_body(app, world):
@@ -93,7 +113,9 @@ def test_every_json_body_schema_refuses_unknown_fields(app):
 @pytest.mark.parametrize("route", [
     ("/api/auth/login", "POST"), ("/api/users", "POST"), ("/api/users/<int:user_id>", "PATCH"),
     ("/api/cases/<int:case_id>/update-status", "PATCH"), ("/api/cases/assign", "POST"),
-    ("/api/assignment/rules", "PUT"),
+    ("/api/assignment/rules", "PUT"), ("/api/cases/<int:case_id>/payments", "POST"),
+    ("/api/payments/<int:payment_id>/reverse", "POST"), ("/api/cases/<int:case_id>/promises", "POST"),
+    ("/api/promises/<int:promise_id>/cancel", "POST"), ("/api/promises/evaluate", "POST"),
 ], ids=lambda route: f"{route[1]} {route[0]}")
 def test_unknown_fields_are_refused_naming_them_and_change_nothing(app, client, engine, world, route):
     url, body = _samples(world)[route]
@@ -113,7 +135,8 @@ def _state(engine) -> list:
         return [conn.execute(text(query)).all() for query in (
             "SELECT id, role, active, name FROM users ORDER BY id",
             "SELECT id, status, assigned_to, version, amount_recovered FROM cases_processed ORDER BY id",
-            "SELECT count(*) FROM jobs", "SELECT * FROM assignment_bands ORDER BY position")]
+            "SELECT count(*) FROM jobs", "SELECT * FROM assignment_bands ORDER BY position",
+            "SELECT id, reversed_at FROM payments ORDER BY id", "SELECT id, status FROM promises ORDER BY id")]
 
 
 @pytest.mark.parametrize("role", ["call_center_agent", "field_agent", "legal_team"])

@@ -9,6 +9,7 @@ added below.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -16,12 +17,20 @@ from sqlalchemy import text
 from conftest import login
 
 PROBLEM = "application/problem+json"
+TODAY = datetime.now(UTC).date().isoformat()
 
 # (rule, method) -> (the object its id names, what an agent gets for someone else's, a request body)
 OBJECT_ROUTES = {
     ("/api/cases/<int:case_id>", "GET"): ("case", 404, None),
     ("/api/cases/<int:case_id>/history", "GET"): ("case", 404, None),
     ("/api/cases/<int:case_id>/update-status", "PATCH"): ("case", 403, {"status": "In Progress"}),
+    ("/api/cases/<int:case_id>/payments", "GET"): ("case", 404, None),
+    ("/api/cases/<int:case_id>/payments", "POST"): ("case", 403, {"amount": "1.00", "paid_on": "2026-01-02",
+                                                                  "reference": "AUTHZ-1"}),
+    ("/api/cases/<int:case_id>/promises", "GET"): ("case", 404, None),
+    ("/api/cases/<int:case_id>/promises", "POST"): ("case", 403, {"amount": "1.00", "due_date": TODAY}),
+    ("/api/payments/<int:payment_id>/reverse", "POST"): ("payment", 403, {"reason": "bounced"}),
+    ("/api/promises/<int:promise_id>/cancel", "POST"): ("promise", 403, {"reason": "changed"}),
     ("/api/jobs/<uuid:job_id>", "GET"): ("job", 404, None),
     ("/api/jobs/<uuid:job_id>/cancel", "POST"): ("job", 404, None),
     ("/api/jobs/<uuid:job_id>/errors", "GET"): ("job", 404, None),
@@ -51,21 +60,35 @@ def test_every_route_with_a_path_parameter_is_classified(app):
 
 
 @pytest.fixture
-def world(client, make_user, make_case, make_job):
+def world(client, engine, make_user, make_case, make_job):
     """Two agents of one team, an admin, and objects belonging to each."""
     from domain.jobs import JobType
 
     me, other = make_user("call_center_agent"), make_user("call_center_agent")
     admin = make_user("admin")
+    admin_headers = login(client, admin.email)
+    with engine.begin() as conn:  # the suite's cleanup truncates the cases, not the payments
+        conn.exec_driver_sql("TRUNCATE payments RESTART IDENTITY")
+
+    def money_of(case_pk: int) -> dict:
+        """A payment on the case, and an open promise on another case of the same owner."""
+        payment = client.post(f"/api/cases/{case_pk}/payments", headers=admin_headers,
+                              json={"amount": "10.00", "paid_on": TODAY, "reference": f"WORLD-{case_pk}"}).json
+        owner = client.get(f"/api/cases/{case_pk}", headers=admin_headers).json
+        sibling = make_case(assigned_to=owner["assigned_to"], days_past_due=owner["days_past_due"])
+        promise = client.post(f"/api/cases/{sibling}/promises", headers=admin_headers,
+                              json={"amount": "10.00", "due_date": TODAY}).json
+        return {"case": case_pk, "payment": payment["id"], "promise": promise["id"]}
+
     objects = {
-        "other agent": {"case": make_case(assigned_to=other.id, borrower_name="Other Agent's Borrower"),
+        "other agent": {**money_of(make_case(assigned_to=other.id, borrower_name="Other Agent's Borrower")),
                         "job": make_job(JobType.INGEST, created_by=other.id), "user": other.id},
-        "admin": {"case": make_case(borrower_name="Nobody's Borrower"),  # unassigned: the admins' pool
+        "admin": {**money_of(make_case(borrower_name="Nobody's Borrower")),  # unassigned: the admins' pool
                   "job": make_job(JobType.ASSIGN, created_by=admin.id), "user": admin.id},
-        "beat": {"case": make_case(days_past_due=400, borrower_name="Legal Borrower"),
+        "beat": {**money_of(make_case(days_past_due=400, borrower_name="Legal Borrower")),
                  "job": make_job(JobType.ASSIGN), "user": me.id},  # nobody's job; the agent's own user
     }
-    return {"me": login(client, me.email), "other": login(client, other.email), "admin": login(client, admin.email),
+    return {"me": login(client, me.email), "other": login(client, other.email), "admin": admin_headers,
             "objects": objects}
 
 
@@ -77,6 +100,8 @@ def _snapshot(engine) -> list:
             "SELECT id, state, cancel_requested FROM jobs ORDER BY id",
             "SELECT id, role, active, name FROM users ORDER BY id",
             "SELECT count(*) FROM case_status_history",
+            "SELECT id, reversed_at FROM payments ORDER BY id",
+            "SELECT id, status, paid FROM promises ORDER BY id",
         )]
 
 
@@ -99,7 +124,7 @@ def test_the_rightful_callers_reach_the_same_objects(client, world):
     own = world["objects"]["other agent"]
     answers = {}
     for (rule, method), (kind, _, body) in OBJECT_ROUTES.items():
-        caller = world["admin"] if kind == "user" else world["other"]
+        caller = world["admin"] if kind in ("user", "payment") else world["other"]  # reversing is admin only
         answers[f"{method} {rule}"] = client.open(_url(rule, own[kind]), method=method, json=body,
                                                   headers=caller).status_code
     assert all(200 <= status < 300 for status in answers.values()), answers

@@ -15,13 +15,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 from domain.cases import Case, CaseStatus, HistoryEntry, HistoryKind, Priority
 from domain.events import Event
 from domain.jobs import Job, JobState, JobType
+from domain.payments import LedgerOutcome, Payment, PaymentMethod, status_after_ledger
+from domain.promises import Promise, PromiseStatus, PromiseTerms, counts_toward, kept_threshold, state_of
 from domain.users import Role, Team, User
 from domain.workflow import StatusChange
 
@@ -56,6 +58,9 @@ class Tables:
     chunks: dict[int, dict[int, bytes]] = field(default_factory=dict)  # upload id -> seq -> data
     cases: dict[int, Case] = field(default_factory=dict)
     history: dict[int, list[HistoryEntry]] = field(default_factory=dict)
+    resolved_by_payment: set[int] = field(default_factory=set)  # case ids a payment resolved
+    payments: dict[int, Payment] = field(default_factory=dict)
+    promises: dict[int, Promise] = field(default_factory=dict)
 
     def keyed_job(self, created_by: int | None, key: str) -> JobRow | None:
         """The job its creator stored with this idempotency key (jobs_idempotency_key)."""
@@ -67,7 +72,7 @@ class Tables:
 
 
 class FakeUnitOfWork:
-    """`domain.unit_of_work.UnitOfWork` in memory, bar the set-based stores (ingest, analytics).
+    """`domain.unit_of_work.UnitOfWork` in memory, bar the set-based stores (ingest, analytics, payment files).
 
     `now` is the clock its stores read; `held_locks` the jobs a live worker executes.
     """
@@ -83,8 +88,8 @@ class FakeUnitOfWork:
         self.assignment = FakeAssignmentStore(self)
         self.ingest = NotInMemory("ingest")
         self.analytics = NotInMemory("analytics")
-        self.payments = NotInMemory("payments")
-        self.promises = NotInMemory("promises")
+        self.payments = FakePaymentStore(self)
+        self.promises = FakePromiseStore(self)
         self.payment_files = NotInMemory("payment_files")
         self.commits = 0
         self.published: list[Event] = []
@@ -198,6 +203,12 @@ class FakeJobStore(_Store):
             raise KeyError(f"job {job.id} exists")  # the primary key
         self._t.jobs[job.id] = JobRow(copy.deepcopy(job), idempotency_key)  # created_at: no use case here reads it
 
+    def add_once(self, job: Job, idempotency_key: str) -> bool:
+        if self._t.keyed_job(job.created_by, idempotency_key) is not None:  # jobs_idempotency_key, nulls not distinct
+            return False
+        self.add(job, idempotency_key)
+        return True
+
     def set_params(self, job_id: uuid.UUID, params: dict) -> None:
         self._job(job_id).params = copy.deepcopy(params)
 
@@ -293,20 +304,136 @@ class FakeUploadStore(_Store):
 
 class FakeCaseStore(_Store):
     def get(self, case_pk: int, *, for_update: bool = False) -> Case | None:
-        return self._t.cases.get(case_pk)  # frozen: no copy needed
+        case = self._t.cases.get(case_pk)  # frozen: no copy needed
+        return replace(case, promise=self._uow.promises.open_one(case_pk)) if case else None
 
     def apply_status_change(self, case_pk: int, change: StatusChange, *, by: int | None) -> Case:
         now = self._uow.now
         case = self._t.cases[case_pk]
-        self._t.cases[case_pk] = replace(case, status=change.to_status, amount_recovered=change.amount_recovered,
-                                         resolved_at=now if change.resolves else None, version=case.version + 1,
-                                         updated_at=now)
+        self._t.cases[case_pk] = replace(case, status=change.to_status, resolved_at=now if change.resolves else None,
+                                         version=case.version + 1, updated_at=now)
+        self._t.resolved_by_payment.discard(case_pk)
         self._t.add_history(case_pk, HistoryEntry(now, by, HistoryKind.STATUS, change.from_status.value,
                                                   change.to_status.value, change.comment))
-        return self._t.cases[case_pk]
+        return self.get(case_pk)
 
     def history(self, case_pk: int) -> list[HistoryEntry]:
-        return list(self._t.history.get(case_pk, []))
+        """Like store.cases._HISTORY: the entries written, and those derived from payments and promises."""
+        entries = list(self._t.history.get(case_pk, []))
+        for p in (p for p in self._t.payments.values() if p.case_pk == case_pk):
+            entries.append(HistoryEntry(p.created_at, p.created_by, HistoryKind.PAYMENT, None, str(p.amount),
+                                        f"{p.reference} ({p.method.value})"))
+            if p.reversed_at is not None:
+                entries.append(HistoryEntry(p.reversed_at, p.reversed_by, HistoryKind.PAYMENT, str(p.amount), None,
+                                            f"reversed {p.reference}: {p.reversal_reason}"))
+        for pr in (pr for pr in self._t.promises.values() if pr.case_pk == case_pk):
+            entries.append(HistoryEntry(pr.created_at, pr.created_by, HistoryKind.PROMISE, None, "open",
+                                        f"{pr.amount} by {pr.due_date.isoformat()}"))
+            if pr.closed_at is not None:
+                entries.append(HistoryEntry(pr.closed_at, None, HistoryKind.PROMISE, "open", pr.status.value,
+                                            pr.cancel_reason or f"paid {pr.paid} of {pr.amount}"))
+        return sorted(entries, key=lambda entry: entry.at)  # stable: one moment's entries as written
+
+
+class FakePaymentStore(_Store):
+    """The ledger in memory; `apply` makes the moves of domain.payments and domain.promises that
+    store.ledger makes in SQL (tests/integration/test_ledger.py holds the SQL to the same rules)."""
+
+    def by_reference(self, bank_code: str, reference: str) -> Payment | None:
+        return next((p for p in self._t.payments.values()
+                     if p.reference == reference and self._t.cases[p.case_pk].bank_code == bank_code), None)
+
+    def add(self, case: Case, *, amount: Decimal, paid_on: date, reference: str, method: PaymentMethod,
+            by: int | None) -> Payment | None:
+        if self.by_reference(case.bank_code, reference) is not None:  # payments_bank_reference_key
+            return None
+        payment_id = max(self._t.payments, default=0) + 1
+        self._t.payments[payment_id] = Payment(payment_id, case.id, case.case_id, amount, paid_on, reference, method,
+                                               by, self._uow.now)
+        return self._t.payments[payment_id]
+
+    def apply(self, case_pk: int, delta: Decimal, *, by: int | None, kept_percent: Decimal,
+              new_version: bool = True) -> LedgerOutcome:
+        now, case = self._uow.now, self._t.cases[case_pk]
+        recovered = (case.amount_recovered or Decimal(0)) + delta
+        move = status_after_ledger(case.status, case.due_amount - recovered,
+                                   resolved_by_payment=case_pk in self._t.resolved_by_payment)
+        changes: dict[str, Any] = {"amount_recovered": recovered or None}
+        if new_version:
+            changes.update(version=case.version + 1, updated_at=now)
+        if move is not None:
+            changes.update(status=move.to, resolved_at=now if move.to is CaseStatus.RESOLVED else None)
+            (self._t.resolved_by_payment.add if move.resolved_by_payment else self._t.resolved_by_payment.discard)(
+                case_pk)
+            self._t.add_history(case_pk, HistoryEntry(now, by, HistoryKind.STATUS, case.status.value, move.to.value,
+                                                      move.comment))
+        self._t.cases[case_pk] = replace(case, **changes)
+        kept = self._recount_open_promise(case_pk, kept_percent)
+        return LedgerOutcome(paid_off=int(move is not None and move.to is CaseStatus.RESOLVED),
+                             reopened=int(move is not None and move.to is CaseStatus.IN_PROGRESS), promises_kept=kept)
+
+    def _recount_open_promise(self, case_pk: int, kept_percent: Decimal) -> int:
+        promise = self._uow.promises.open_one(case_pk)
+        if promise is None:
+            return 0
+        paid = sum((p.amount for p in self._t.payments.values() if p.case_pk == case_pk and p.reversed_at is None
+                    and counts_toward(p.paid_on, p.created_at, promise.created_at)), Decimal(0))
+        kept = paid >= kept_threshold(promise.amount, kept_percent)
+        status = PromiseStatus.KEPT if kept else promise.status
+        self._t.promises[promise.id] = replace(promise, paid=paid, status=status,
+                                               closed_at=self._uow.now if kept else None)
+        return int(kept)
+
+    def get(self, payment_id: int) -> Payment | None:
+        return self._t.payments.get(payment_id)
+
+    def reverse(self, payment_id: int, *, by: int | None, reason: str) -> Payment:
+        self._t.payments[payment_id] = replace(self._t.payments[payment_id], reversed_at=self._uow.now,
+                                               reversed_by=by, reversal_reason=reason)
+        return self._t.payments[payment_id]
+
+    def list(self, case_pk: int, *, after_id: int | None, limit: int) -> list[Payment]:
+        return [p for _, p in sorted(self._t.payments.items())
+                if p.case_pk == case_pk and (after_id is None or p.id > after_id)][:limit]
+
+
+class FakePromiseStore(_Store):
+    def add(self, case: Case, *, amount: Decimal, due_date: date, by: int | None) -> Promise | None:
+        if self.open_one(case.id) is not None:  # promises_one_open_key
+            return None
+        promise_id = max(self._t.promises, default=0) + 1
+        self._t.promises[promise_id] = Promise(promise_id, case.id, case.case_id, amount, due_date, PromiseStatus.OPEN,
+                                               Decimal("0.00"), by, self._uow.now)
+        return self._t.promises[promise_id]
+
+    def get(self, promise_id: int) -> Promise | None:
+        return self._t.promises.get(promise_id)
+
+    def cancel(self, promise_id: int, *, by: int | None, reason: str) -> Promise | None:
+        promise = self._t.promises[promise_id]
+        if promise.status is not PromiseStatus.OPEN:
+            return None
+        self._t.promises[promise_id] = replace(promise, status=PromiseStatus.CANCELLED, closed_at=self._uow.now,
+                                               cancel_reason=reason)
+        return self._t.promises[promise_id]
+
+    def list(self, case_pk: int, *, after_id: int | None, limit: int) -> list[Promise]:
+        return [p for _, p in sorted(self._t.promises.items())
+                if p.case_pk == case_pk and (after_id is None or p.id > after_id)][:limit]
+
+    def close_decided(self, as_of: date, *, grace_days: int, kept_percent: Decimal) -> dict[PromiseStatus, int]:
+        terms, closed = PromiseTerms(grace_days=grace_days, kept_percent=kept_percent), {}
+        for promise in [p for p in self._t.promises.values() if p.status is PromiseStatus.OPEN]:
+            status = state_of(promise.amount, promise.paid, promise.due_date, as_of, terms)
+            if status is not PromiseStatus.OPEN:
+                self._t.promises[promise.id] = replace(promise, status=status, closed_at=self._uow.now)
+                closed[status] = closed.get(status, 0) + 1
+        return closed
+
+    def open_one(self, case_pk: int) -> Promise | None:
+        """(Like the case store's join) the case's open promise."""
+        return next((p for p in self._t.promises.values() if p.case_pk == case_pk and p.status is PromiseStatus.OPEN),
+                    None)
 
 
 class FakeAssignmentStore(_Store):

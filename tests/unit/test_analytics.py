@@ -1,7 +1,7 @@
 """The summary's figures folded from cells, and the refresh requests, with no database."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from domain.users import Team
 
 from .fakes import FakeUnitOfWork as FakeUow
 
-AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 P, IP, R, E = CaseStatus.PENDING, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.ESCALATED
 CC, FIELD, LEGAL = Team.CALL_CENTER, Team.FIELD, Team.LEGAL
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.case_rules import COLUMNS, CaseRow, check_row, map_columns
+from domain.case_rules import CLEARED, COLUMNS, OPTIONAL_COLUMNS, CaseRow, check_row, map_columns
 
 GOOD = ["CASE-1", "HDFC", "Asha Rao", "74667.02", "13404.00", "24", "Low", "West"]
 
@@ -125,10 +125,91 @@ def test_columns_match_case_insensitively_after_trimming_and_extras_are_ignored(
     mapping = map_columns([" CASE_ID", "Bank_Code", "note", "borrower_name ", "LOAN_AMOUNT", "due_amount",
                            "Days_Past_Due", "priority", "Region"])
     assert mapping.missing == [] and mapping.duplicated == []
-    assert mapping.positions == (0, 1, 3, 4, 5, 6, 7, 8)
+    assert mapping.positions == (0, 1, 3, 4, 5, 6, 7, 8, None, None)  # no optional column
 
 
 def test_missing_and_repeated_columns_are_named():
     mapping = map_columns(["case_id", "Region", "region", "priority"])
     assert mapping.missing == ["bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due"]
     assert mapping.duplicated == ["region"]
+
+
+# ---- the borrower's optional columns -------------------------------------------------------------
+
+def with_borrower(borrower_ref=None, timezone=None):
+    """A valid row that sends the optional columns (None: that one not sent)."""
+    return [*row(), borrower_ref, timezone]
+
+
+def borrower_problems(**changes):
+    return [(p.field, p.message) for p in check_row(with_borrower(**changes)).problems]
+
+
+def test_a_row_without_the_optional_columns_sends_neither():
+    case = check_row(row()).case
+    assert (case.borrower_ref, case.timezone) == (None, None)
+
+
+def test_the_borrower_ref_and_timezone_are_kept_trimmed():
+    case = check_row(with_borrower(" CUST-42 ", " America/Chicago ")).case
+    assert (case.borrower_ref, case.timezone) == ("CUST-42", "America/Chicago")
+
+
+@pytest.mark.parametrize("zone", ["America/Chicago", "Asia/Kolkata", "Europe/London", "UTC", "Etc/GMT+5",
+                                  "America/Argentina/Buenos_Aires", "Pacific/Honolulu"])
+def test_a_timezone_known_to_the_iana_database_is_accepted(zone):
+    assert check_row(with_borrower(timezone=zone)).case.timezone == zone
+
+
+@pytest.mark.parametrize("zone, message", [
+    ("Mars/Olympus_Mons", "is not an IANA time zone name (like America/Chicago)"),
+    ("CST", "is not an IANA time zone name (like America/Chicago)"),
+    ("GMT+5:30", "is not an IANA time zone name (like America/Chicago)"),
+    ("America/Chicago/", "is not an IANA time zone name (like America/Chicago)"),
+    ("../etc/passwd", "is not an IANA time zone name (like America/Chicago)"),
+    ("localtime", "is not an IANA time zone name (like America/Chicago)"),  # the server's own, not IANA's
+    ("america/chicago", "must be spelled as IANA does: America/Chicago"),
+    ("ASIA/KOLKATA", "must be spelled as IANA does: Asia/Kolkata"),
+    (5, "must be a string"),
+    ("Asia/Kolkata\x00", "must not contain NUL characters"),
+])
+def test_an_unknown_or_misspelled_timezone_rejects_the_row(zone, message):
+    checked = check_row(with_borrower(timezone=zone))
+    assert checked.case is None and checked.case_id == "CASE-1"
+    assert [(p.field, p.message) for p in checked.problems] == [("timezone", message)]
+
+
+@pytest.mark.parametrize("cell", ["", "   ", "\t"])
+def test_an_empty_cell_in_an_optional_column_clears_the_stored_value(cell):
+    case = check_row(with_borrower(cell, cell)).case
+    assert (case.borrower_ref, case.timezone) == (CLEARED, CLEARED)
+
+
+def test_one_optional_column_can_be_sent_without_the_other():
+    case = check_row(with_borrower(timezone="Asia/Kolkata")).case
+    assert (case.borrower_ref, case.timezone) == (None, "Asia/Kolkata")
+
+
+def test_a_borrower_ref_is_at_most_64_characters_of_text():
+    assert check_row(with_borrower("R" * 64)).case.borrower_ref == "R" * 64
+    assert borrower_problems(borrower_ref="R" * 65) == [("borrower_ref", "must be at most 64 characters")]
+    assert borrower_problems(borrower_ref=42) == [("borrower_ref", "must be a string")]
+
+
+def test_problems_of_the_optional_columns_come_after_the_required_ones():
+    values = row(region="")
+    found = [(p.field, p.message) for p in check_row([*values, "R" * 65, "Nowhere"]).problems]
+    assert [field for field, _ in found] == ["region", "borrower_ref", "timezone"]
+
+
+def test_optional_columns_match_in_any_case_and_may_be_absent_one_at_a_time():
+    header = ["Timezone ", *COLUMNS, " BORROWER_REF"]
+    assert map_columns(header).positions == (*range(1, 9), 9, 0)
+    mapping = map_columns([*COLUMNS, "TimeZone"])
+    assert mapping.missing == [] and mapping.positions[len(COLUMNS):] == (None, 8)
+
+
+def test_an_optional_column_named_twice_is_ambiguous_but_never_missing():
+    mapping = map_columns([*COLUMNS, "timezone", "TIMEZONE"])
+    assert mapping.duplicated == ["timezone"] and mapping.missing == []
+    assert set(OPTIONAL_COLUMNS).isdisjoint(map_columns(["case_id"]).missing)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from dcoe import config
 from dcoe.config import DEFAULT_JWT_SECRET, ConfigError, Settings
+from domain.promises import PromiseTerms
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_SECRET = "k" * 48
@@ -161,3 +163,27 @@ def test_production_refuses_a_short_metrics_token(environ):
 def test_production_starts_with_metrics_closed_or_behind_a_long_token(environ, token):
     environ(**{**PRODUCTION, "METRICS_TOKEN": token})
     assert Settings.from_env().metrics_token == (token or None)
+
+
+def test_the_promise_settings_default_to_the_contracts_values_and_reach_the_rules_as_terms(environ):
+    settings = Settings.from_env()
+    assert (settings.promise_max_days, settings.promise_grace_days, settings.promise_kept_percent,
+            settings.promise_interval_seconds) == (30, 2, 100, 3600)
+    environ(PROMISE_MAX_DAYS="14", PROMISE_GRACE_DAYS="0", PROMISE_KEPT_PERCENT="80", PROMISE_INTERVAL_SECONDS="0")
+    settings = Settings.from_env()
+    assert settings.promise_terms == PromiseTerms(max_days=14, grace_days=0, kept_percent=Decimal(80))
+    assert settings.promise_interval_seconds == 0  # beat's entry off
+
+
+@pytest.mark.parametrize("percent", ["0", "101", "-5"])
+def test_a_kept_percent_outside_1_to_100_is_refused(environ, percent):
+    environ(PROMISE_KEPT_PERCENT=percent)
+    with pytest.raises(ConfigError, match="PROMISE_KEPT_PERCENT"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("name", ["PROMISE_MAX_DAYS", "PROMISE_GRACE_DAYS", "PROMISE_INTERVAL_SECONDS"])
+def test_a_negative_promise_setting_is_refused(environ, name):
+    environ(**{name: "-1"})
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env()

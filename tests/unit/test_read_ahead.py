@@ -54,7 +54,7 @@ def test_the_producer_stays_at_most_depth_items_ahead_and_stops_when_the_consume
             produced.append(n)
             yield n
 
-    with ReadAhead(items(), depth=3) as ahead:
+    with ReadAhead(items(), depth=3):
         wait_until(lambda: len(produced) >= 4)
         time.sleep(0.05)
         assert len(produced) == 4  # three queued, the fourth waiting for room

@@ -1,5 +1,5 @@
 """The status workflow and the listing's rules, as plain Python (no database)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -7,13 +7,13 @@ import pytest
 from domain.case_queries import CaseFilter, CaseSort, scoped_filter
 from domain.cases import TRANSITIONS, Case, CaseStatus, Priority, allowed_transitions
 from domain.errors import Conflict, Forbidden, InvalidInput
-from domain.viewer import Viewer
 from domain.users import Team
+from domain.viewer import Viewer
 from domain.workflow import plan_status_change
 
 ADMIN = Viewer(user_id=1, is_admin=True)
 AGENT = Viewer(user_id=7, is_admin=False)
-NOW = datetime(2026, 11, 28, 4, 41, 12, 123456, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 4, 41, 12, 123456, tzinfo=UTC)
 
 P, IP, R, E = CaseStatus.PENDING, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.ESCALATED
 ALLOWED = {(P, IP), (P, E), (IP, R), (IP, E), (E, IP), (E, R), (R, IP)}
@@ -64,7 +64,7 @@ def test_reopening_a_resolved_case_is_for_admins_only():
         plan_status_change(resolved, CaseStatus.IN_PROGRESS, AGENT)
     change = plan_status_change(resolved, CaseStatus.IN_PROGRESS, ADMIN)
     assert change.to_status is CaseStatus.IN_PROGRESS
-    assert change.amount_recovered is None and not change.resolves
+    assert change.settlement == 0 and not change.resolves  # the payments stand
 
 
 def test_an_agent_is_told_a_resolved_case_allows_it_nothing():
@@ -74,16 +74,32 @@ def test_an_agent_is_told_a_resolved_case_allows_it_nothing():
     assert refused.value.errors == {"status": ["allowed from Resolved: none"]}
 
 
-def test_resolving_records_the_due_amount_by_default():
+def test_resolving_settles_for_the_due_amount_by_default():
     change = plan_status_change(case(CaseStatus.IN_PROGRESS, due="1500.50"), CaseStatus.RESOLVED, AGENT)
-    assert change.resolves and change.amount_recovered == Decimal("1500.50")
+    assert change.resolves and change.settlement == Decimal("1500.50")
 
 
 @pytest.mark.parametrize("amount", ["0.00", "0.01", "1500.50"])
 def test_resolving_accepts_any_amount_from_zero_to_the_due_amount(amount):
     change = plan_status_change(case(CaseStatus.ESCALATED), CaseStatus.RESOLVED, AGENT,
                                 amount_recovered=Decimal(amount))
-    assert change.amount_recovered == Decimal(amount)
+    assert change.settlement == Decimal(amount)  # no payment so far: the settlement is all of it
+
+
+@pytest.mark.parametrize(("paid", "amount", "settlement"), [
+    ("500.00", None, "1000.50"), ("500.00", "500.00", "0"), ("500.00", "500.01", "0.01"), ("1500.50", None, "0"),
+])
+def test_resolving_settles_only_what_the_payments_so_far_do_not_cover(paid, amount, settlement):
+    change = plan_status_change(case(CaseStatus.IN_PROGRESS, amount_recovered=Decimal(paid)), CaseStatus.RESOLVED,
+                                AGENT, amount_recovered=None if amount is None else Decimal(amount))
+    assert change.settlement == Decimal(settlement)
+
+
+def test_resolving_for_less_than_the_payments_so_far_is_invalid_input():
+    with pytest.raises(InvalidInput) as refused:
+        plan_status_change(case(CaseStatus.IN_PROGRESS, amount_recovered=Decimal("500.00")), CaseStatus.RESOLVED,
+                           AGENT, amount_recovered=Decimal("499.99"))
+    assert refused.value.errors == {"amount_recovered": ["must be at least 500.00, the payments recorded"]}
 
 
 @pytest.mark.parametrize("amount", ["-0.01", "1500.51", "99999999999.00"])

@@ -25,6 +25,13 @@ def refreshes(app, monkeypatch):
     return published
 
 
+@pytest.fixture(autouse=True)
+def no_payments(engine, clean_db):
+    """The ledger starts empty too (the suite's cleanup truncates the cases, not the payments)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE payments RESTART IDENTITY")
+
+
 @pytest.fixture
 def agent(client, make_user):
     user = make_user("call_center_agent")
@@ -81,7 +88,8 @@ def test_resolving_records_the_due_amount_and_the_time_by_default(client, make_c
     assert datetime.fromisoformat(body["resolved_at"]) == datetime.fromisoformat(body["updated_at"])
 
 
-@pytest.mark.parametrize(("given", "stored"), [(1200, "1200.00"), ("1200.5", "1200.50"), (0, "0.00"),
+# 0 records no payment: amount_recovered is the sum of the payments, null while there is none
+@pytest.mark.parametrize(("given", "stored"), [(1200, "1200.00"), ("1200.5", "1200.50"), (0, None),
                                                (2500.4, "2500.40"), ("2500.40", "2500.40")])
 def test_resolving_takes_the_amount_recovered_as_number_or_string(client, make_case, agent, given, stored):
     user, headers = agent
@@ -111,7 +119,8 @@ def test_an_amount_recovered_without_resolving_is_400(client, make_case, agent):
     assert response.json["errors"] == {"amount_recovered": ["only accepted with status Resolved"]}
 
 
-def test_an_admin_reopens_a_resolved_case_which_forgets_the_recovery(client, make_case, admin_headers, agent):
+def test_an_admin_reopens_a_resolved_case_which_keeps_the_payments_recovered(client, make_case, admin_headers,
+                                                                              agent):
     user, headers = agent
     case_pk = make_case(assigned_to=user.id, status="In Progress")
     patch(client, headers, case_pk, {"status": "Resolved", "amount_recovered": "10.00"})
@@ -119,8 +128,36 @@ def test_an_admin_reopens_a_resolved_case_which_forgets_the_recovery(client, mak
     assert refused.status_code == 403
     reopened = patch(client, admin_headers, case_pk, {"status": "In Progress", "comment": "borrower disputes"})
     assert reopened.status_code == 200
-    assert (reopened.json["amount_recovered"], reopened.json["resolved_at"]) == (None, None)
+    # the settlement payment of 10.00 stands (API.md: amount_recovered is the sum of the payments)
+    assert (reopened.json["amount_recovered"], reopened.json["balance"], reopened.json["resolved_at"]) == (
+        "10.00", "990.00", None)
     assert status_moves(client, headers, case_pk)[-1]["comment"] == "borrower disputes"
+
+
+def test_resolving_records_the_recovery_beyond_the_payments_as_one_settlement_payment(client, make_case, agent):
+    user, headers = agent
+    case_pk = make_case(assigned_to=user.id, status="In Progress", due_amount="1000.00")
+    paid = client.post(f"/api/cases/{case_pk}/payments", headers=headers,
+                       json={"amount": "300.00", "paid_on": "2026-01-05", "reference": "TR-1", "method": "transfer"})
+    assert paid.status_code == 201, paid.json
+    resolved = patch(client, headers, case_pk, {"status": "Resolved", "amount_recovered": "800.00"}, '"2"')
+    assert resolved.status_code == 200, resolved.json
+    assert (resolved.json["amount_recovered"], resolved.json["balance"], resolved.json["version"]) == (
+        "800.00", "200.00", 3)
+    payments = client.get(f"/api/cases/{case_pk}/payments", headers=headers).json["items"]
+    assert [(p["amount"], p["method"], p["reference"]) for p in payments] == [
+        ("300.00", "transfer", "TR-1"), ("500.00", "settlement", f"settlement-{case_pk}-2")]
+
+
+def test_resolving_for_less_than_the_payments_so_far_is_400_and_changes_nothing(client, make_case, agent):
+    user, headers = agent
+    case_pk = make_case(assigned_to=user.id, status="In Progress", due_amount="1000.00")
+    client.post(f"/api/cases/{case_pk}/payments", headers=headers,
+                json={"amount": "300.00", "paid_on": "2026-01-05", "reference": "TR-1"})
+    response = patch(client, headers, case_pk, {"status": "Resolved", "amount_recovered": "299.99"})
+    assert response.status_code == 400 and response.content_type == "application/problem+json"
+    assert response.json["errors"] == {"amount_recovered": ["must be at least 300.00, the payments recorded"]}
+    assert (case(client, headers, case_pk)["status"], case(client, headers, case_pk)["version"]) == ("In Progress", 2)
 
 
 @pytest.mark.parametrize(("current", "target", "allowed"), [

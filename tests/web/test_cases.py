@@ -2,13 +2,20 @@
 pages and agent isolation."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, update
 
 from conftest import login
-from store.tables import case_assignments, case_status_history, cases_processed
+from store.tables import case_assignments, case_status_history, cases_processed, promises
+
+
+@pytest.fixture(autouse=True)
+def no_payments(engine, clean_db):
+    """The ledger starts empty too (the suite's cleanup truncates the cases, not the payments)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE payments RESTART IDENTITY")
 
 
 @pytest.fixture
@@ -27,7 +34,8 @@ def listed(client, headers, **query) -> list[int]:
 def all_pages(client, headers, **query) -> list[dict]:
     items, cursor = [], None
     while True:
-        response = client.get("/api/cases", headers=headers, query_string={**query, **({"cursor": cursor} if cursor else {})})
+        response = client.get("/api/cases", headers=headers,
+                              query_string={**query, **({"cursor": cursor} if cursor else {})})
         assert response.status_code == 200, response.json
         items += response.json["items"]
         cursor = response.json["next_cursor"]
@@ -46,12 +54,60 @@ def test_a_case_is_the_contracts_resource_with_its_version_as_etag(client, admin
     body = response.json
     assert set(body) == {"id", "case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
                          "priority", "region", "team", "status", "assigned_to", "amount_recovered", "version",
-                         "created_at", "updated_at", "resolved_at"}
+                         "created_at", "updated_at", "resolved_at", "borrower_ref", "timezone", "balance", "promise"}
     assert body["id"] == case_pk
     assert (body["loan_amount"], body["due_amount"], body["amount_recovered"]) == ("20000.00", "13404.50", "13404.50")
-    assert (body["team"], body["status"], body["priority"], body["assigned_to"]) == ("field", "Resolved", "Critical", agent.id)
+    assert (body["team"], body["status"], body["priority"], body["assigned_to"]) == (
+        "field", "Resolved", "Critical", agent.id)
     assert body["resolved_at"] == "2026-11-28T04:41:12+00:00"
     assert datetime.fromisoformat(body["created_at"]).utcoffset() is not None
+    assert (body["borrower_ref"], body["timezone"], body["balance"], body["promise"]) == (None, None, "0.00", None)
+
+
+def test_a_case_shows_its_borrower_its_balance_and_its_open_promise(client, admin_headers, make_case):
+    case_pk = make_case(due_amount="1000.00", borrower_ref="CUST-42", timezone="America/Chicago")
+    paid = client.post(f"/api/cases/{case_pk}/payments", headers=admin_headers,
+                       json={"amount": "250.50", "paid_on": "2026-01-02", "reference": "R-1"})
+    assert paid.status_code == 201, paid.json
+    due = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    promise = client.post(f"/api/cases/{case_pk}/promises", headers=admin_headers,
+                          json={"amount": "100.00", "due_date": due}).json
+    body = client.get(f"/api/cases/{case_pk}", headers=admin_headers).json
+    assert (body["borrower_ref"], body["timezone"]) == ("CUST-42", "America/Chicago")
+    assert (body["amount_recovered"], body["balance"]) == ("250.50", "749.50")
+    assert body["promise"] == promise and promise["status"] == "open"
+    [listed] = client.get("/api/cases", headers=admin_headers).json["items"]
+    assert listed == body
+
+
+def test_the_promise_filter_lists_cases_by_their_latest_promise(client, admin_headers, make_case, engine):
+    today = datetime.now(UTC).date()
+    names = ("open", "kept", "broken", "partial", "cancelled", "none", "broken_then_open")
+    cases = {name: make_case() for name in names}
+    with engine.begin() as conn:
+        for name, statuses in {"open": ["open"], "kept": ["kept"], "broken": ["broken"], "partial": ["partial"],
+                               "cancelled": ["cancelled"], "broken_then_open": ["broken", "open"]}.items():
+            for status in statuses:
+                conn.execute(insert(promises).values(case_pk=cases[name], amount="10.00", due_date=today,
+                                                     status=status))
+    for status, expected in (("open", ["open", "broken_then_open"]), ("kept", ["kept"]), ("broken", ["broken"]),
+                             ("partial", ["partial"])):
+        assert listed(client, admin_headers, promise=status) == [cases[name] for name in expected], status
+        assert listed(client, admin_headers, promise=status, sort="-due_amount") == sorted(
+            (cases[name] for name in expected), reverse=True)
+    response = client.get("/api/cases", headers=admin_headers, query_string={"promise": "cancelled"})
+    assert response.status_code == 400 and "promise" in response.json["errors"]
+
+
+def test_the_promise_filter_pages_and_combines_with_the_agents_scope(client, make_case, agents, engine):
+    (agent, headers), (other, _), _ = agents
+    today = datetime.now(UTC).date()
+    mine = [make_case(assigned_to=agent.id) for _ in range(5)]
+    theirs = make_case(assigned_to=other.id)
+    with engine.begin() as conn:
+        for case_pk in [*mine[:4], theirs]:
+            conn.execute(insert(promises).values(case_pk=case_pk, amount="10.00", due_date=today))
+    assert [c["id"] for c in all_pages(client, headers, promise="open", limit=3)] == mine[:4]
 
 
 def test_an_open_case_has_no_amount_recovered_nor_resolution_time(client, admin_headers, make_case):
@@ -182,7 +238,8 @@ def test_a_bad_query_is_a_400_problem(client, admin_headers, make_case, query):
 
 def test_a_cursor_from_another_sort_is_refused(client, admin_headers, make_case):
     [make_case() for _ in range(3)]
-    cursor = client.get("/api/cases", headers=admin_headers, query_string={"sort": "-due_amount", "limit": 1}).json["next_cursor"]
+    first = client.get("/api/cases", headers=admin_headers, query_string={"sort": "-due_amount", "limit": 1})
+    cursor = first.json["next_cursor"]
     response = client.get("/api/cases", headers=admin_headers, query_string={"sort": "id", "cursor": cursor})
     assert response.status_code == 400
     assert "cursor" in response.json["errors"]
@@ -192,7 +249,7 @@ def test_history_merges_assignments_and_status_moves_oldest_first(client, admin_
     (agent, agent_headers), _, _ = agents
     case_pk = make_case()
     admin_id = client.get("/api/auth/me", headers=admin_headers).json["id"]
-    t = [datetime(2026, 11, 28, 9, minute, tzinfo=timezone.utc) for minute in range(3)]
+    t = [datetime(2026, 11, 28, 9, minute, tzinfo=UTC) for minute in range(3)]
     with engine.begin() as conn:
         # assigned by a beat run at t0 (Pending -> In Progress), escalated by the agent at t1,
         # released by an admin at t2 (the release's status move at the same time)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from domain.case_rules import COLUMNS
+from domain.case_rules import BORROWER_REF_MAX_LENGTH, COLUMNS, OPTIONAL_COLUMNS
 from web.schemas.jobs import JobSchema
 
 
@@ -55,6 +55,14 @@ _CASE_OBJECT = {
         "priority": {"type": "string", "enum": ["Low", "Medium", "High", "Critical"],
                      "description": "Any case; stored Title-cased"},
         "region": _TEXT,
+        "borrower_ref": {"type": "string", "nullable": True, "maxLength": BORROWER_REF_MAX_LENGTH,
+                         "description": "The bank's customer id: cases with the same bank_code and borrower_ref "
+                                        "belong to one person. Optional: an absent key keeps the stored value, "
+                                        "null or an empty string clears it"},
+        "timezone": {"type": "string", "nullable": True, "example": "America/Chicago",
+                     "description": "The borrower's IANA time zone name, spelled as IANA does (an unknown name "
+                                    "rejects the row). Optional: an absent key keeps the stored value, null or an "
+                                    "empty string clears it (the contact policy's default applies)"},
     },
     "additionalProperties": True,
 }
@@ -62,9 +70,11 @@ _CASE_OBJECT = {
 UPLOAD_BODY = {
     "required": True,
     "description": (
-        f"A file of cases with the columns {', '.join(COLUMNS)} (names match case-insensitively after "
-        "trimming; extra columns are kept in the raw record only; a UTF-8 BOM is ignored). The file must be "
-        "UTF-8. Rows are checked one by one; bad rows are reported, good rows are loaded."
+        f"A file of cases with the columns {', '.join(COLUMNS)}, and optionally {', '.join(OPTIONAL_COLUMNS)} "
+        "(names match case-insensitively after trimming; extra columns are kept in the raw record only; a UTF-8 "
+        "BOM is ignored). The file must be UTF-8. Rows are checked one by one; bad rows are reported, good rows "
+        "are loaded. A refresh keeps the stored value of an optional column the file does not have; an empty "
+        "cell clears it."
     ),
     "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {
