@@ -125,7 +125,7 @@ def ingest_upload(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
 def _stage(store: IngestStore, job_id: uuid.UUID, keys: list[str], rows: Callable, progress: Progress) -> int:
     """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
     done = 0
-    with store.staging(job_id, keys) as stager, ReadAhead(_batched(rows(stager))) as ahead:
+    with store.staging(job_id, keys) as stager, ReadAhead(readers.batched(rows(stager), _BATCH_ROWS)) as ahead:
         for batch in ahead:
             stager.add(batch)
             done += len(batch)
@@ -191,15 +191,6 @@ def _json_rows(rows, route_days, stage: Stager) -> Iterator[tuple]:
                 yield stage.rejected(line, checked.case_id, checked.problems, record=value)
 
 
-def _batched(rows: Iterator[tuple], size: int = _BATCH_ROWS) -> Iterator[list]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _json_keys(names: tuple) -> tuple[tuple, case_rules.Problem | None]:

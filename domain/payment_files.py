@@ -223,7 +223,7 @@ def apply_payments_file(job: Job, uow: UnitOfWork, progress: Progress, *, kept_p
 def _stage(store: PaymentFileStore, rows: Iterator[tuple], progress: Progress) -> int:
     """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
     done = 0
-    with ReadAhead(_batched(rows)) as ahead:
+    with ReadAhead(readers.batched(rows, _BATCH_ROWS)) as ahead:
         for batch in ahead:
             store.stage(batch)
             done += len(batch)
@@ -292,14 +292,3 @@ def _staged(line: int, checked: CheckedPayment, problems: list[Problem]) -> tupl
     if not problems:
         return (line, *checked.payment, None, None)
     return (line, checked.case_id, None, None, None, None, [p.field for p in problems], [p.message for p in problems])
-
-
-def _batched(rows: Iterator[tuple], size: int = _BATCH_ROWS) -> Iterator[list]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -210,3 +210,15 @@ class _Utf8:
 
     def decode(self, data: bytes) -> str:
         return self._decoder.decode(data)
+
+
+def batched(rows: Iterator, size: int) -> Iterator[list]:
+    """Lists of `size` items (the last one shorter) from `rows`: what one COPY of a batch takes."""
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

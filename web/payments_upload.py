@@ -1,20 +1,16 @@
 """The bank's payments file: stored like a case upload, checked and applied by a worker."""
 from __future__ import annotations
 
-from flask_jwt_extended import current_user
 from marshmallow import Schema, fields
 
-from domain import ingestion
 from domain.jobs import JobType
 from domain.payment_files import COLUMNS, REQUIRED
 from domain.payments import CLIENT_METHODS, MAX_REFERENCE_LENGTH
 from web.auth import admin_required
-from web.extensions import enqueue, settings, unit_of_work
-from web.jobs import accepted
 from web.schemas.jobs import JobSchema
-from web.schemas.uploads import JOB_HEADERS, IngestErrorSchema, UploadHeadersSchema
+from web.schemas.uploads import JOB_HEADERS, IngestErrorSchema, UploadHeadersSchema, file_body
 from web.smorest import Blueprint
-from web.uploads import ACCEPTED, incoming_file
+from web.uploads import ACCEPTED, start_file_job
 
 blp = Blueprint("payments_upload", __name__, url_prefix="/api/payments", description="The bank's payments file")
 
@@ -48,25 +44,11 @@ _PAYMENT_OBJECT = {
     "additionalProperties": True,
 }
 
-PAYMENTS_BODY = {
-    "required": True,
-    "description": (
-        f"The bank's payments file with the columns {', '.join(COLUMNS)} (method optional; names match "
-        "case-insensitively after trimming; a UTF-8 BOM is ignored). Each row obeys the single payment's rules; "
-        "a reference already recorded with the same case and amount is a duplicate (nothing written), with "
-        "anything else a rejected row; bad rows are reported, good rows are applied."
-    ),
-    "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {
-            "type": "string", "format": "binary",
-            "description": "CSV; JSON when the part is application/json or named *.json; NDJSON when "
-                           "application/x-ndjson or named *.ndjson / *.jsonl"}}}},
-        "text/csv": {"schema": {"type": "string", "format": "binary"}},
-        "application/json": {"schema": {"type": "array", "items": _PAYMENT_OBJECT}},
-        "application/x-ndjson": {"schema": {"type": "string", "format": "binary",
-                                            "description": "One payment object per line"}},
-    },
-}
+PAYMENTS_BODY = file_body(
+    f"The bank's payments file with the columns {', '.join(COLUMNS)} (method optional; names match "
+    "case-insensitively after trimming; a UTF-8 BOM is ignored). Each row obeys the single payment's rules; "
+    "a reference already recorded with the same case and amount is a duplicate (nothing written), with "
+    "anything else a rejected row; bad rows are reported, good rows are applied.", _PAYMENT_OBJECT, "payment")
 
 
 @blp.route("/upload", methods=["POST"])
@@ -82,12 +64,4 @@ PAYMENTS_BODY = {
 @blp.alt_response(415, description=f"Not one of: {ACCEPTED}")
 def upload_payments(idempotency_key: str | None):
     """Upload the bank's payments file (CSV, JSON array or NDJSON); a worker applies it in the background."""
-    body, fmt, filename = incoming_file()
-    with unit_of_work() as uow:
-        job, created = ingestion.start_upload(
-            uow, body=body, fmt=fmt, filename=filename, created_by=current_user.id, enqueue=enqueue(),
-            chunk_bytes=settings().upload_chunk_bytes, idempotency_key=idempotency_key, job_type=JobType.PAYMENTS)
-    job, status, headers = accepted(job)
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return job, status, headers
+    return start_file_job(JobType.PAYMENTS, idempotency_key)

@@ -7,6 +7,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from domain import ingestion
 from domain.errors import InvalidInput
+from domain.jobs import JobType
 from domain.readers import CSV, JSON, NDJSON
 from web.auth import admin_required
 from web.extensions import enqueue, settings, unit_of_work
@@ -35,11 +36,16 @@ ACCEPTED = "multipart/form-data (part file), text/csv, application/json, applica
 @blp.alt_response(415, description=f"Not one of: {ACCEPTED}")
 def upload(idempotency_key: str | None):
     """Upload a file of cases (CSV, JSON array or NDJSON); a worker ingests it in the background."""
+    return start_file_job(JobType.INGEST, idempotency_key)
+
+
+def start_file_job(job_type: JobType, idempotency_key: str | None) -> tuple:
+    """Store the request's file for a job of `job_type` and answer 202 with the job."""
     body, fmt, filename = incoming_file()
     with unit_of_work() as uow:
         job, created = ingestion.start_upload(
             uow, body=body, fmt=fmt, filename=filename, created_by=current_user.id, enqueue=enqueue(),
-            chunk_bytes=settings().upload_chunk_bytes, idempotency_key=idempotency_key)
+            chunk_bytes=settings().upload_chunk_bytes, idempotency_key=idempotency_key, job_type=job_type)
     job, status, headers = accepted(job)
     if not created:
         headers["Idempotent-Replayed"] = "true"

@@ -67,26 +67,30 @@ _CASE_OBJECT = {
     "additionalProperties": True,
 }
 
-UPLOAD_BODY = {
-    "required": True,
-    "description": (
-        f"A file of cases with the columns {', '.join(COLUMNS)}, and optionally {', '.join(OPTIONAL_COLUMNS)} "
-        "(names match case-insensitively after trimming; extra columns are kept in the raw record only; a UTF-8 "
-        "BOM is ignored). The file must be UTF-8. Rows are checked one by one; bad rows are reported, good rows "
-        "are loaded. A refresh keeps the stored value of an optional column the file does not have; an empty "
-        "cell clears it."
-    ),
-    "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {
-            "type": "string", "format": "binary",
-            "description": "CSV; JSON when the part is application/json or named *.json; NDJSON when "
-                           "application/x-ndjson or named *.ndjson / *.jsonl"}}}},
-        "text/csv": {"schema": {"type": "string", "format": "binary"}},
-        "application/json": {"schema": {"type": "array", "items": _CASE_OBJECT}},
-        "application/x-ndjson": {"schema": {"type": "string", "format": "binary",
-                                            "description": "One case object per line"}},
-    },
-}
+def file_body(description: str, item: dict, item_name: str) -> dict:
+    """The OpenAPI request body of a file route: multipart, CSV, a JSON array of `item`s, or NDJSON."""
+    return {
+        "required": True,
+        "description": description,
+        "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {
+                "type": "string", "format": "binary",
+                "description": "CSV; JSON when the part is application/json or named *.json; NDJSON when "
+                               "application/x-ndjson or named *.ndjson / *.jsonl"}}}},
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "array", "items": item}},
+            "application/x-ndjson": {"schema": {"type": "string", "format": "binary",
+                                                "description": f"One {item_name} object per line"}},
+        },
+    }
+
+
+UPLOAD_BODY = file_body(
+    f"A file of cases with the columns {', '.join(COLUMNS)}, and optionally {', '.join(OPTIONAL_COLUMNS)} "
+    "(names match case-insensitively after trimming; extra columns are kept in the raw record only; a UTF-8 "
+    "BOM is ignored). The file must be UTF-8. Rows are checked one by one; bad rows are reported, good rows "
+    "are loaded. A refresh keeps the stored value of an optional column the file does not have; an empty "
+    "cell clears it.", _CASE_OBJECT, "case")
 
 JOB_HEADERS = {
     "Location": {"description": "The job: /api/jobs/<id>", "schema": {"type": "string"}},
