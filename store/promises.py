@@ -22,7 +22,8 @@ _OPEN = PromiseStatus.OPEN.value
 # them as they come). One UPDATE, so a promise a payment changed meanwhile is decided again on
 # what that payment left.
 _THRESHOLD = "greatest(round(amount * :kept_percent / 100, 2), 0.01)"
-_CLOSE = f"""
+# the promises job's one statement (public: bench/promises.py EXPLAINs it)
+CLOSE_STATEMENT = f"""
     WITH closed AS (
         UPDATE promises
            SET status = CAST(CASE WHEN paid >= {_THRESHOLD} THEN 'kept'
@@ -79,6 +80,6 @@ class PromiseStore:
 
     def close_decided(self, as_of: date, *, grace_days: int, kept_percent: Decimal) -> dict[PromiseStatus, int]:
         """Close the open promises `as_of` decides, in one statement; how many per status."""
-        rows = self.conn.execute(text(_CLOSE), {"as_of": as_of, "grace_days": grace_days,
+        rows = self.conn.execute(text(CLOSE_STATEMENT), {"as_of": as_of, "grace_days": grace_days,
                                                 "kept_percent": kept_percent})
         return {PromiseStatus(status): count for status, count in rows}
