@@ -30,6 +30,9 @@ OTHERS = {  # script: (full arguments, quick arguments)
     "cases": (["--cases", "1000000"], ["--cases", "20000", "--samples", "30", "--clients", "2"]),
     "assign": (["--cases", "1000000"], ["--cases", "5000"]),
     "analytics": (["--cases", "1000000"], ["--cases", "5000", "--refreshes", "2", "--gets", "50"]),
+    "payments": (["--cases", "1000000", "--rows", "1000000"], ["--cases", "5000", "--rows", "5000"]),
+    "promises": (["--cases", "1000000", "--promises", "300000"],
+                 ["--cases", "5000", "--promises", "1500", "--small", "500", "--history", "3500"]),
 }
 UPLOAD = "upload -> succeeded (new cases)"  # the figures bench/ingest.py reports
 REUPLOAD = "re-upload -> succeeded (refreshes)"
