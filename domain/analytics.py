@@ -16,17 +16,24 @@ cells into every figure of the contract:
 - total_due_amount: sum of due_amount over all cases; total_recovered: sum of amount_recovered
   over Resolved cases; recovery_rate = total_recovered / total_due_amount (0 when nothing is due).
 - aging: open cases per DPD bucket.
+- collecting: the ledger and the promises over the last COLLECTING_WINDOW_DAYS to as_of (see
+  `collecting_window`): payments not reversed paid in the window (count, amount); promises open
+  now; promises closed kept / partial / broken in the window, and kept_rate = kept / (kept +
+  partial + broken), null when none closed so (no data is not a rate of 0).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from domain.cases import OPEN_STATUSES, CaseStatus
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
+from domain.payments import Payment
+from domain.promises import Promise, PromiseStatus
 from domain.users import Team
 
 if TYPE_CHECKING:  # domain.stores speaks of cells and agents
@@ -44,6 +51,11 @@ REFRESH_DEBOUNCE_SECONDS = 5
 REFRESH_SOON_NAME = "dcoe:analytics:refresh-soon"
 # Old snapshots are only history; the dashboard reads the latest.
 SNAPSHOT_RETENTION = timedelta(days=7)
+# The collecting figures look back this many days from as_of (API.md: "the last 30 days").
+COLLECTING_WINDOW_DAYS = 30
+# A promise closed with one of these outcomes counts in kept_rate; a cancelled one does not.
+PROMISE_OUTCOMES = (PromiseStatus.KEPT, PromiseStatus.PARTIAL, PromiseStatus.BROKEN)
+RATE_PLACES = Decimal("0.0001")  # kept_rate: four decimals, rounded half up
 
 _CENT = Decimal("0.01")
 _SECONDS_PER_DAY = Decimal(86400)
@@ -72,8 +84,76 @@ class Agent:
     active: bool
 
 
-def summarize(cells: list[Cell], agents: list[Agent], as_of: datetime) -> dict:
-    """Every figure of the summary, JSON-ready (money as strings with two decimals)."""
+@dataclass(frozen=True)
+class Window:
+    """The last COLLECTING_WINDOW_DAYS to `end`, for timestamps and for calendar days alike.
+
+    An instant counts when `start < t <= end`; a day (UTC) when `first_day <= d <= last_day`:
+    the COLLECTING_WINDOW_DAYS days ending on as_of's day, which is included. The day exactly
+    COLLECTING_WINDOW_DAYS before as_of's, like the instant exactly that long before, is out.
+    """
+
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+    def has_instant(self, at: datetime) -> bool:
+        return self.start < at <= self.end
+
+    def has_day(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+@dataclass(frozen=True)
+class PaymentTotals:
+    """Payments not reversed, paid within a window: how many, how much."""
+
+    count: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PromiseTotals:
+    """Promises open now, and those closed within a window by how they closed."""
+
+    open: int
+    closed: dict[PromiseStatus, int]
+
+
+NO_PAYMENTS = PaymentTotals(count=0, amount=Decimal(0))
+NO_PROMISES = PromiseTotals(open=0, closed={})
+
+
+def collecting_window(as_of: datetime) -> Window:
+    """The window of the collecting figures: the last COLLECTING_WINDOW_DAYS to as_of."""
+    last_day = as_of.astimezone(UTC).date()  # paid_on is a UTC calendar day (domain.payments)
+    return Window(start=as_of - timedelta(days=COLLECTING_WINDOW_DAYS), end=as_of,
+                  first_day=last_day - timedelta(days=COLLECTING_WINDOW_DAYS - 1), last_day=last_day)
+
+
+def paid_in(window: Window, payments: Iterable[Payment]) -> PaymentTotals:
+    """The payments the figures count: not reversed, paid on a day of the window.
+
+    The rule; `store.analytics.payment_totals` is its set-based twin (tests hold one to the other).
+    """
+    counted = [p.amount for p in payments if p.reversed_at is None and window.has_day(p.paid_on)]
+    return PaymentTotals(count=len(counted), amount=sum(counted, Decimal(0)))
+
+
+def promised_in(window: Window, promises: Iterable[Promise]) -> PromiseTotals:
+    """Promises open now, and those closed within the window by status (the rule; the store is its twin)."""
+    promises = list(promises)
+    closed = Counter(p.status for p in promises if p.closed_at is not None and window.has_instant(p.closed_at))
+    return PromiseTotals(open=sum(p.status is PromiseStatus.OPEN for p in promises), closed=dict(closed))
+
+
+def summarize(cells: list[Cell], agents: list[Agent], as_of: datetime, *,
+              payments: PaymentTotals = NO_PAYMENTS, promises: PromiseTotals = NO_PROMISES) -> dict:
+    """Every figure of the summary, JSON-ready (money as strings with two decimals).
+
+    `payments` and `promises` are the store's totals over `collecting_window(as_of)`.
+    """
     resolved = [c for c in cells if c.status is CaseStatus.RESOLVED]
     open_cells = [c for c in cells if c.status in OPEN_STATUSES]
     unassigned = [c for c in cells if c.assigned_to is None]
@@ -96,7 +176,22 @@ def summarize(cells: list[Cell], agents: list[Agent], as_of: datetime) -> dict:
         "total_recovered": _money(recovered),
         "recovery_rate": float(recovered / due) if due else 0.0,
         "aging": {label: _count(c for c in open_cells if c.bucket == label) for label, _ in AGING_BUCKETS},
+        "collecting": _collecting(payments, promises),
     }
+
+
+def _collecting(payments: PaymentTotals, promises: PromiseTotals) -> dict:
+    outcomes = {status.value: promises.closed.get(status, 0) for status in PROMISE_OUTCOMES}
+    return {
+        "payments": {"count": payments.count, "amount": _money(payments.amount)},
+        "promises": {"open": promises.open, **outcomes,
+                     "kept_rate": _rate(outcomes[PromiseStatus.KEPT.value], sum(outcomes.values()))},
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    """part / whole to RATE_PLACES, rounded half up; None when whole is 0 (no data, not a rate of 0)."""
+    return float((Decimal(part) / Decimal(whole)).quantize(RATE_PLACES, ROUND_HALF_UP)) if whole else None
 
 
 def _count(cells) -> int:
@@ -130,8 +225,10 @@ def refresh_summary(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     """Job handler: compute the summary, store it as the latest snapshot, return it."""
     progress.set_total(1)
     as_of = uow.jobs.now()  # the transaction's start: every change committed before it counts
-    summary = summarize(uow.analytics.cells(uow.assignment.bands(), AGING_BUCKETS),
-                        uow.analytics.agents(), as_of)
+    window = collecting_window(as_of)
+    summary = summarize(uow.analytics.cells(uow.assignment.bands(), AGING_BUCKETS), uow.analytics.agents(), as_of,
+                        payments=uow.analytics.payment_totals(window.first_day, window.last_day),
+                        promises=uow.analytics.promise_totals(closed_after=window.start, closed_until=window.end))
     progress.advance(1, force=True)  # checkpoint: a refresh cancelled by now stores nothing
     uow.analytics.add_snapshot(summary, as_of=as_of, job_id=job.id)
     uow.analytics.prune_snapshots(before=as_of - SNAPSHOT_RETENTION)

@@ -20,3 +20,10 @@ class CasesChanged(Event):
     the collection summary may have moved."""
 
     reason: str  # "status", "ingest", "assignment", "agent released": for the logs
+
+
+@dataclass(frozen=True)
+class PromisesChanged(Event):
+    """Promises were taken, cancelled or closed: the summary's promise figures may have moved."""
+
+    reason: str  # "taken", "cancelled", "evaluated"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from domain.case_queries import get_case
 from domain.cases import may_handle
 from domain.errors import Conflict, Forbidden, NotFound
+from domain.events import PromisesChanged
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.promises import Promise, PromiseStatus, PromiseTerms, check_promise
 from domain.viewer import Viewer
@@ -41,6 +42,7 @@ def take_promise(uow: UnitOfWork, case_pk: int, viewer: Viewer, *, amount: Decim
     promise = uow.promises.add(case, amount=amount, due_date=due_date, by=viewer.user_id)
     if promise is None:  # promises_one_open_key: another one was taken since the case was read
         raise _already_open(case_pk, None)
+    uow.record(PromisesChanged("taken"))
     uow.commit()
     return promise
 
@@ -57,6 +59,7 @@ def cancel_promise(uow: UnitOfWork, promise_id: int, viewer: Viewer, *, reason: 
     if cancelled is None:  # closed already, or by the promises job meanwhile
         status = uow.promises.get(promise_id).status.value
         raise Conflict(f"promise {promise_id} is already {status}", {"status": [f"already {status}"]})
+    uow.record(PromisesChanged("cancelled"))
     uow.commit()
     return cancelled
 
@@ -93,6 +96,8 @@ def evaluate_promises(job: Job, uow: UnitOfWork, progress: Progress, *, terms: P
     progress.set_total(1)
     closed = uow.promises.close_decided(as_of, grace_days=terms.grace_days, kept_percent=terms.kept_percent)
     progress.advance(1, force=True)  # checkpoint: a job cancelled by now closes nothing
+    if any(closed.values()):
+        uow.record(PromisesChanged("evaluated"))
     return {status.value: closed.get(status, 0) for status in EVALUATED}
 
 

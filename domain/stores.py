@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import BinaryIO, Protocol
 
-from domain.analytics import Agent, Cell
+from domain.analytics import Agent, Cell, PaymentTotals, PromiseTotals
 from domain.assignment import Assignment, Candidate
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import Case, CaseStatus, HistoryEntry
@@ -239,6 +239,12 @@ class AnalyticsStore(Protocol):
 
     def agents(self) -> list[Agent]:
         """Every user with a team, active or not."""
+
+    def payment_totals(self, first_day: date, last_day: date) -> PaymentTotals:
+        """Payments not reversed with paid_on from first_day to last_day (inclusive): count and sum."""
+
+    def promise_totals(self, *, closed_after: datetime, closed_until: datetime) -> PromiseTotals:
+        """Promises open now, and those closed after closed_after up to closed_until, per status."""
 
     def add_snapshot(self, summary: dict, *, as_of: datetime, job_id: uuid.UUID | None) -> None:
         """Store a computed summary."""

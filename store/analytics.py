@@ -1,18 +1,21 @@
-"""Analytics storage: the figures' raw material in one pass over the cases, and the snapshots."""
+"""Analytics storage: the figures' raw material in one pass over the cases, the window's payments and
+promises read through their indexes, and the snapshots."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, case, delete, extract, func, insert, literal, select, text
+from sqlalchemy import ColumnElement, Connection, case, delete, extract, func, insert, literal, select, text, union_all
+from sqlalchemy.types import Text
 
-from domain.analytics import Agent, Cell
+from domain.analytics import Agent, Cell, PaymentTotals, PromiseTotals
 from domain.cases import CaseStatus
 from domain.jobs import JobType
+from domain.promises import PromiseStatus
 from domain.routing import Band
 from domain.users import TEAM_OF_ROLE, Role, Team
 from store import locks
-from store.tables import UNFINISHED, analytics_snapshots, cases_processed, jobs, users
+from store.tables import UNFINISHED, analytics_snapshots, cases_processed, jobs, payments, promises, users
 
 _AGENT_ROLES = [role.value for role, team in TEAM_OF_ROLE.items() if team is not None]
 
@@ -72,6 +75,28 @@ class AnalyticsStore:
             select(users.c.id, users.c.name, users.c.role, users.c.active).where(users.c.role.in_(_AGENT_ROLES))
         )
         return [Agent(user_id=r.id, name=r.name, team=TEAM_OF_ROLE[Role(r.role)], active=r.active) for r in rows]
+
+    def payment_totals(self, first_day: date, last_day: date) -> PaymentTotals:
+        """Payments not reversed with paid_on from first_day to last_day: an index-only range scan."""
+        p = payments.c
+        row = self.conn.execute(
+            select(func.count().label("count"), func.coalesce(func.sum(p.amount), 0).label("amount"))
+            .where(p.paid_on.between(first_day, last_day), p.reversed_at.is_(None))  # payments_paid_on_idx
+        ).one()
+        return PaymentTotals(count=row.count, amount=row.amount)
+
+    def promise_totals(self, *, closed_after: datetime, closed_until: datetime) -> PromiseTotals:
+        """Promises open now, and those closed in (closed_after, closed_until] per status: one statement
+        whose halves are index-only scans of partial indexes (open ones; closed ones by closed_at)."""
+        p = promises.c
+        # the open half names no column but the predicate's, so promises_open_due_idx alone answers it
+        open_now = select(literal(False).label("closed"), literal(PromiseStatus.OPEN.value).label("status"),
+                          func.count().label("n")).where(p.status == PromiseStatus.OPEN.value)
+        closed = select(literal(True), p.status.cast(Text), func.count()) \
+            .where(p.closed_at > closed_after, p.closed_at <= closed_until).group_by(p.status)  # promises_closed_idx
+        rows = self.conn.execute(union_all(open_now, closed)).all()
+        return PromiseTotals(open=sum(row.n for row in rows if not row.closed),
+                             closed={PromiseStatus(row.status): row.n for row in rows if row.closed})
 
     def add_snapshot(self, summary: dict, *, as_of: datetime, job_id: uuid.UUID | None) -> None:
         self.conn.execute(insert(analytics_snapshots).values(as_of=as_of, job_id=job_id, summary=summary))

@@ -260,6 +260,9 @@ payments = Table(
     Column("reversal_reason", Text),
     Index("payments_bank_reference_key", "bank_code", "reference", unique=True),
     Index("payments_case_idx", "case_pk", "id"),
+    # the summary's payments of the last 30 days: an index-only range scan of the ledger (0005)
+    Index("payments_paid_on_idx", "paid_on", postgresql_include=["amount"],
+          postgresql_where=text("reversed_at IS NULL")),
 )
 
 promises = Table(
@@ -281,4 +284,7 @@ promises = Table(
     Index("promises_case_idx", "case_pk", "id"),
     # the promises job: open promises by due date
     Index("promises_open_due_idx", "due_date", postgresql_where=text("status = 'open'")),
+    # the summary's promises closed in the last 30 days: an index-only range scan (0005)
+    Index("promises_closed_idx", "closed_at", postgresql_include=["status"],
+          postgresql_where=text("closed_at IS NOT NULL")),
 )

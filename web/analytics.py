@@ -11,7 +11,7 @@ from domain import analytics
 from web.auth import admin_required
 from web.extensions import enqueue, unit_of_work
 from web.jobs import accepted
-from web.schemas.analytics import SummarySchema
+from web.schemas.analytics import CollectingSchema, SummarySchema
 from web.schemas.jobs import JobSchema
 from web.smorest import Blueprint
 
@@ -42,8 +42,8 @@ def summary():
 @admin_required
 @blp.response(200, content_type="text/csv", description=(
     "The same figures for a spreadsheet: UTF-8 with a byte-order mark, one block per figure group "
-    "(overview, status, team, aging, agent), each with its own header row, blocks separated by an "
-    "empty row. Text cells starting with = + - @ are prefixed with a single quote."))
+    "(overview, status, team, aging, agent, collecting), each with its own header row, blocks separated by "
+    "an empty row. Text cells starting with = + - @ are prefixed with a single quote."))
 @blp.alt_response(202, schema=JobSchema, success=True, description=_FIRST_JOB)
 def summary_csv():
     """The latest summary snapshot as CSV."""
@@ -82,6 +82,9 @@ def _summary_csv(summary: dict) -> str:
         [["agent_id", "name", "team", "open", "resolved"],
          *[[a["user_id"], a["name"], a["team"], a["open"], a["resolved"]] for a in summary["per_agent"]]],
     ]
+    if "collecting" in summary:  # a snapshot stored before the figures existed has none
+        # JSONB keeps no key order: the schema gives the rows theirs (payments, then promises)
+        blocks.append([["collecting", "value"], *_flattened(CollectingSchema().dump(summary["collecting"]))])
     out = io.StringIO()
     out.write("\ufeff")  # spreadsheets read UTF-8 (accented names) only with a byte-order mark
     writer = csv.writer(out, lineterminator="\r\n")
@@ -90,6 +93,14 @@ def _summary_csv(summary: dict) -> str:
             writer.writerow([])
         writer.writerows([[_cell(value) for value in row] for row in block])
     return out.getvalue()
+
+
+def _flattened(figures: dict, prefix: str = "") -> list[list]:
+    """Nested figures as rows named by their path: {"payments": {"count": 3}} → [["payments.count", 3]]."""
+    rows = []
+    for key, value in figures.items():
+        rows += _flattened(value, f"{prefix}{key}.") if isinstance(value, dict) else [[prefix + key, value]]
+    return rows
 
 
 def _cell(value) -> str:

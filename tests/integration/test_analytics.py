@@ -1,32 +1,40 @@
 """Analytics against real PostgreSQL, Redis and Celery: every figure recomputed independently
-here from the cases the test wrote, the first-snapshot 202, the CSV, debouncing and freshness."""
+here from the cases, payments and promises the test wrote, the collecting figures also held
+against the domain's rules and made through the API, the first-snapshot 202, the CSV, debouncing
+and freshness."""
 from __future__ import annotations
 
 import csv
 import io
 import itertools
+import math
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from conftest import ROOT, settings_env, wait_for_job
 from domain import analytics
 from domain.events import CasesChanged
-from store.tables import analytics_snapshots, cases_processed, jobs, users
+from domain.payments import Payment, PaymentMethod
+from domain.promises import Promise, PromiseStatus
+from store.tables import analytics_snapshots, cases_processed, jobs, payments, promises, users
 
 CENT = Decimal("0.01")
 STATUSES = ("Pending", "In Progress", "Resolved", "Escalated")
 TEAMS = ("call_center", "field", "legal")
 TEAM_OF = {"call_center_agent": "call_center", "field_agent": "field", "legal_team": "legal"}
 START = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+NO_COLLECTING = {"payments": {"count": 0, "amount": "0.00"},
+                 "promises": {"open": 0, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None}}
 _numbers = itertools.count(1)
 
 
@@ -79,7 +87,7 @@ def random_cases(rnd: random.Random, n: int, agent_ids: list[int]) -> list[dict]
     return out
 
 
-def expected_summary(cases: list[dict], agents: list[dict], route=default_route) -> dict:
+def expected_summary(cases: list[dict], agents: list[dict], route=default_route, collecting=NO_COLLECTING) -> dict:
     """The contract's definitions, computed straight from the rows."""
     resolved = [c for c in cases if c["status"] == "Resolved"]
     open_cases = [c for c in cases if c["status"] != "Resolved"]
@@ -110,11 +118,29 @@ def expected_summary(cases: list[dict], agents: list[dict], route=default_route)
         "recovery_rate": float(recovered / due) if due else 0.0,
         "aging": {label: sum(1 for c in open_cases if aging_bucket(c["days_past_due"]) == label)
                   for label in ("0-30", "31-60", "61-90", "91-180", "181+")},
+        "collecting": collecting,
     }
 
 
+def expected_collecting(paid: list[dict], promised: list[dict], as_of: datetime) -> dict:
+    """The contract's collecting figures, from the rows: the 30 UTC days ending on as_of's day; the
+    instants after as_of − 30 days up to as_of; kept_rate to 4 decimals, half up, null without data."""
+    today = as_of.astimezone(UTC).date()
+    amounts = [p["amount"] for p in paid if p["reversed_at"] is None
+               and today - timedelta(days=29) <= p["paid_on"] <= today]
+    closed = [p["status"] for p in promised
+              if p["closed_at"] is not None and as_of - timedelta(days=30) < p["closed_at"] <= as_of]
+    kept, partial, broken = (closed.count(status) for status in ("kept", "partial", "broken"))
+    outcomes = kept + partial + broken
+    return {"payments": {"count": len(amounts), "amount": f"{sum(amounts, Decimal(0)):.2f}"},
+            "promises": {"open": sum(p["status"] == "open" for p in promised), "kept": kept, "partial": partial,
+                         "broken": broken, "kept_rate": math.floor(Fraction(kept, outcomes) * 10_000 + Fraction(1, 2))
+                         / 10_000 if outcomes else None}}
+
+
 def assert_figures(summary: dict, expected: dict) -> None:
-    for key in ("total_cases", "by_status", "per_team", "per_agent", "total_due_amount", "total_recovered", "aging"):
+    for key in ("total_cases", "by_status", "per_team", "per_agent", "total_due_amount", "total_recovered", "aging",
+                "collecting"):
         assert summary[key] == expected[key], key
     if expected["avg_resolution_days"] is None:
         assert summary["avg_resolution_days"] is None
@@ -219,6 +245,137 @@ def test_a_case_reopened_through_the_api_is_open_again_and_leaves_the_resolution
     assert {"user_id": agent, "name": "Asha", "team": "call_center", "open": 1, "resolved": 1} in summary["per_agent"]
 
 
+def insert_payments(engine, rows: list[dict]) -> None:
+    """Write payments straight into the ledger (the API checks what the summary need not)."""
+    with engine.begin() as conn:
+        conn.execute(insert(payments), [{"bank_code": "HDFC", "reference": f"TX-{next(_numbers)}", "method": "transfer",
+                                         **row} for row in rows])
+
+
+def insert_promises(engine, rows: list[dict]) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(promises), [{"amount": Decimal("100.00"), "due_date": date(2026, 1, 1), **row}
+                                        for row in rows])
+
+
+def random_ledger(rnd: random.Random, case_pks: list[int], now: datetime) -> tuple[list[dict], list[dict]]:
+    """Payments and promises around the window's edges: paid 30 and 29 days before today, today and
+    tomorrow; closed just before and after now − 30 days, at now and in the future; reversed
+    payments, cancelled promises, and open ones taken long ago."""
+    today = now.date()
+    paid = []
+    for n in range(300):
+        offset = rnd.choice([-1, 0, 1, 29, 30, 31]) if n % 3 == 0 else rnd.randint(0, 60)
+        paid.append({"case_pk": rnd.choice(case_pks), "amount": Decimal(rnd.randint(1, 500_000)) / 100,
+                     "paid_on": today - timedelta(days=offset), "created_at": now - timedelta(days=offset),
+                     "reversed_at": now - timedelta(hours=rnd.randint(0, 900)) if rnd.random() < 0.2 else None})
+    edge = now - timedelta(days=30)
+    promised = [{"case_pk": case_pk, "status": "open", "closed_at": None, "created_at": now - timedelta(days=200)}
+                for case_pk in rnd.sample(case_pks, 25)]  # one open promise per case at most
+    for n in range(200):
+        closed_at = (rnd.choice([edge - timedelta(minutes=1), edge + timedelta(minutes=1), now + timedelta(hours=1)])
+                     if n % 4 == 0 else now - timedelta(seconds=rnd.randint(0, 60 * 86400)))
+        promised.append({"case_pk": rnd.choice(case_pks), "closed_at": closed_at,
+                         "status": rnd.choice(["kept", "partial", "broken", "cancelled"]),
+                         "created_at": closed_at - timedelta(days=10)})
+    return paid, promised
+
+
+def test_collecting_figures_match_an_independent_computation_and_the_domain_rules(client, admin_headers, worker,
+                                                                                    engine, agents):
+    cases = random_cases(random.Random(11), 60, [a["id"] for a in agents[:5]])
+    insert_cases(engine, cases)
+    paid, promised = random_ledger(random.Random(12), [c["id"] for c in cases], datetime.now(UTC))
+    insert_payments(engine, paid)
+    insert_promises(engine, promised)
+    summary = refreshed(client, admin_headers)
+    as_of = datetime.fromisoformat(summary["as_of"])
+    expected = expected_collecting(paid, promised, as_of)
+    assert_figures(summary, expected_summary(cases, agents, collecting=expected))
+    figures = summary["collecting"]
+    assert figures["payments"]["count"] > 0 and figures["promises"]["open"] == 25
+    assert 0 < figures["promises"]["kept_rate"] < 1
+    # the store's SQL is the set-based twin of the domain's rules
+    window = analytics.collecting_window(as_of)
+    rules = analytics.summarize([], [], as_of, payments=analytics.paid_in(window, [
+        Payment(id=0, case_pk=p["case_pk"], case_id="", amount=p["amount"], paid_on=p["paid_on"], reference="",
+                method=PaymentMethod.TRANSFER, created_by=None, created_at=p["created_at"],
+                reversed_at=p["reversed_at"]) for p in paid]), promises=analytics.promised_in(window, [
+        Promise(id=0, case_pk=p["case_pk"], case_id="", amount=Decimal(100), due_date=date(2026, 1, 1),
+                status=PromiseStatus(p["status"]), paid=Decimal(0), created_by=None, created_at=p["created_at"],
+                closed_at=p["closed_at"]) for p in promised]))
+    assert figures == rules["collecting"]
+
+
+def pay(client, headers, case_pk: int, amount: str, today: date) -> dict:
+    response = client.post(f"/api/cases/{case_pk}/payments", headers=headers,
+                           json={"amount": amount, "paid_on": today.isoformat(), "reference": f"API-{next(_numbers)}"})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def take_promise(client, headers, case_pk: int, amount: str, due_date: date) -> dict:
+    response = client.post(f"/api/cases/{case_pk}/promises", headers=headers,
+                           json={"amount": amount, "due_date": due_date.isoformat()})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_payments_and_promises_made_through_the_api_show_in_the_collecting_figures(client, admin_headers, worker,
+                                                                                   engine):
+    cases = [case(10, "In Progress", "1000.00") for _ in range(6)]
+    insert_cases(engine, cases)
+    kept, partial, broken, cancelled, still_open, reversed_ = (c["id"] for c in cases)
+    today = datetime.now(UTC).date()
+    take_promise(client, admin_headers, kept, "300.00", today + timedelta(days=5))
+    take_promise(client, admin_headers, partial, "200.00", today + timedelta(days=1))
+    take_promise(client, admin_headers, broken, "100.00", today + timedelta(days=1))
+    to_cancel = take_promise(client, admin_headers, cancelled, "100.00", today + timedelta(days=1))
+    take_promise(client, admin_headers, still_open, "100.00", today + timedelta(days=30))
+    pay(client, admin_headers, kept, "300.00", today)  # reaches the promise: kept now
+    pay(client, admin_headers, partial, "50.25", today)
+    bounced = pay(client, admin_headers, reversed_, "80.00", today)
+    assert refreshed(client, admin_headers)["collecting"] == {
+        "payments": {"count": 3, "amount": "430.25"},
+        "promises": {"open": 4, "kept": 1, "partial": 0, "broken": 0, "kept_rate": 1.0}}
+
+    response = client.post(f"/api/payments/{bounced['id']}/reverse", json={"reason": "cheque bounced"},
+                           headers=admin_headers)
+    assert response.status_code == 200, response.json
+    response = client.post(f"/api/promises/{to_cancel['id']}/cancel", json={"reason": "borrower disputes"},
+                           headers=admin_headers)
+    assert response.status_code == 200, response.json
+    evaluation = client.post("/api/promises/evaluate", json={"as_of": (today + timedelta(days=4)).isoformat()},
+                             headers=admin_headers)  # past due + grace (2 days) for the two due tomorrow
+    assert wait_for_job(client, admin_headers, evaluation.json["id"])["result"] == {"kept": 0, "partial": 1,
+                                                                                   "broken": 1}
+    assert refreshed(client, admin_headers)["collecting"] == {
+        "payments": {"count": 2, "amount": "350.25"},
+        "promises": {"open": 1, "kept": 1, "partial": 1, "broken": 1, "kept_rate": 0.3333}}
+
+
+def test_the_collecting_figures_read_payments_and_promises_by_range_never_whole(uow):
+    """Each statement is answered from an index, however many payments and promises there are: with
+    sequential scans priced out, a plan that still scans a table has no index to serve it."""
+    with uow() as u:
+        statements: list[tuple] = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            statements.append((statement, parameters))
+
+        window = analytics.collecting_window(u.jobs.now())
+        event.listen(u.connection, "before_cursor_execute", capture)
+        u.analytics.payment_totals(window.first_day, window.last_day)
+        u.analytics.promise_totals(closed_after=window.start, closed_until=window.end)
+        event.remove(u.connection, "before_cursor_execute", capture)
+        u.connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plans = ["\n".join(u.connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars())
+                 for statement, parameters in statements]
+    assert len(plans) == 2 and not any("Seq Scan" in plan for plan in plans), plans
+    assert "payments_paid_on_idx" in plans[0]
+    assert "promises_open_due_idx" in plans[1] and "promises_closed_idx" in plans[1]
+
+
 def test_the_summary_before_any_snapshot_is_a_202_with_the_job_computing_it(client, admin_headers, worker, engine,
                                                                             agents):
     insert_cases(engine, [case(3), case(33)])
@@ -254,8 +411,11 @@ def test_analytics_is_for_admins_only(client, agent_headers):
 
 
 def test_the_csv_holds_the_same_figures_with_formulas_defused(client, admin_headers, worker, engine, agents):
-    insert_cases(engine, [case(15, "In Progress", "80.00", agents[1]["id"]),
-                          case(95, "Resolved", "40.00", agents[3]["id"], "40.00", START, START + timedelta(days=1))])
+    cases = [case(15, "In Progress", "80.00", agents[1]["id"]),
+             case(95, "Resolved", "40.00", agents[3]["id"], "40.00", START, START + timedelta(days=1))]
+    insert_cases(engine, cases)
+    insert_payments(engine, [{"case_pk": cases[1]["id"], "amount": Decimal("40.00"),
+                              "paid_on": datetime.now(UTC).date()}])
     summary = refreshed(client, admin_headers)
     response = client.get("/api/analytics/summary.csv", headers=admin_headers)
     assert response.status_code == 200 and response.mimetype == "text/csv"
@@ -269,7 +429,7 @@ def test_the_csv_holds_the_same_figures_with_formulas_defused(client, admin_head
         else:
             blocks.append(block)
             block = []
-    overview, statuses, teams, aging, per_agent = blocks + [block]
+    overview, statuses, teams, aging, per_agent, collecting = blocks + [block]
     assert dict(overview[1:]) == {k: "" if summary[k] is None else str(summary[k]) for k in (
         "as_of", "total_cases", "total_due_amount", "total_recovered", "recovery_rate", "avg_resolution_days")}
     assert {s: int(n) for s, n in statuses[1:]} == summary["by_status"]
@@ -279,6 +439,19 @@ def test_the_csv_holds_the_same_figures_with_formulas_defused(client, admin_head
     names = [row[1] for row in per_agent[1:]]
     assert names == ["'" + a["name"] if a["name"].startswith("=") else a["name"] for a in summary["per_agent"]]
     assert "'=HYPERLINK(\"http://x\")" in names
+    assert collecting == [["collecting", "value"], ["payments.count", "1"], ["payments.amount", "40.00"],
+                          ["promises.open", "0"], ["promises.kept", "0"], ["promises.partial", "0"],
+                          ["promises.broken", "0"], ["promises.kept_rate", ""]]  # null: no promise closed
+    assert summary["collecting"]["payments"] == {"count": 1, "amount": "40.00"}
+
+
+def test_a_snapshot_stored_before_the_collecting_figures_is_served_without_them(client, admin_headers, worker, engine):
+    old = {key: value for key, value in refreshed(client, admin_headers).items() if key != "collecting"}
+    with engine.begin() as conn:
+        conn.execute(insert(analytics_snapshots).values(as_of=func.now() + timedelta(minutes=1), summary=old))
+    assert client.get("/api/analytics/summary", headers=admin_headers).json == old
+    response = client.get("/api/analytics/summary.csv", headers=admin_headers)
+    assert response.status_code == 200 and "collecting" not in response.get_data(as_text=True)
 
 
 def test_old_snapshots_are_pruned_when_a_new_one_is_stored(client, admin_headers, worker, engine):
@@ -385,3 +558,7 @@ def test_the_openapi_document_describes_the_summary_and_the_first_job(client):
     schema = spec["components"]["schemas"]["Summary"]
     assert "unassigned" in schema["properties"]["per_team"]["description"]
     assert set(spec["components"]["schemas"]["ByStatus"]["properties"]) == set(STATUSES)
+    collecting = spec["components"]["schemas"]["Collecting"]
+    assert set(collecting["properties"]) == {"payments", "promises"} and "collecting" in schema["required"]
+    rate = spec["components"]["schemas"]["PromiseFigures"]["properties"]["kept_rate"]
+    assert rate["nullable"] is True and "null" in rate["description"]

@@ -1,20 +1,35 @@
-"""The summary's figures folded from cells, and the refresh requests, with no database."""
+"""The summary's figures folded from cells, the collecting figures of the window, and the refresh
+requests, with no database."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from domain import analytics
-from domain.analytics import Agent, Cell, summarize
+from domain.analytics import (
+    COLLECTING_WINDOW_DAYS,
+    Agent,
+    Cell,
+    PaymentTotals,
+    PromiseTotals,
+    collecting_window,
+    paid_in,
+    promised_in,
+    summarize,
+)
 from domain.cases import CaseStatus
 from domain.jobs import JobState, JobType
+from domain.payments import Payment, PaymentMethod
+from domain.promises import Promise, PromiseStatus
 from domain.users import Team
 
 from .fakes import FakeUnitOfWork as FakeUow
 
 AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DAY = AS_OF.date()
+OPEN, KEPT, PARTIAL, BROKEN, CANCELLED = PromiseStatus
 P, IP, R, E = CaseStatus.PENDING, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.ESCALATED
 CC, FIELD, LEGAL = Team.CALL_CENTER, Team.FIELD, Team.LEGAL
 
@@ -37,6 +52,8 @@ def test_no_cases_gives_every_key_with_zeros_and_a_null_average():
         "total_recovered": "0.00",
         "recovery_rate": 0.0,
         "aging": {"0-30": 0, "31-60": 0, "61-90": 0, "91-180": 0, "181+": 0},
+        "collecting": {"payments": {"count": 0, "amount": "0.00"},
+                       "promises": {"open": 0, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None}},
     }
 
 
@@ -133,3 +150,83 @@ def test_a_requested_refresh_is_committed_before_it_is_enqueued():
     seen_commits = []
     job = analytics.request_refresh(uow, lambda j: seen_commits.append(uow.commits), created_by=3)
     assert seen_commits == [1] and job.created_by == 3
+
+
+def payment(paid_on: date, amount="10.00", reversed_at: datetime | None = None) -> Payment:
+    return Payment(id=1, case_pk=1, case_id="C-1", amount=Decimal(amount), paid_on=paid_on, reference="TX",
+                   method=PaymentMethod.TRANSFER, created_by=None, created_at=AS_OF, reversed_at=reversed_at)
+
+
+def promise(status: PromiseStatus, closed_at: datetime | None = None) -> Promise:
+    return Promise(id=1, case_pk=1, case_id="C-1", amount=Decimal("10.00"), due_date=DAY, status=status,
+                   paid=Decimal(0), created_by=None, created_at=AS_OF - timedelta(days=90), closed_at=closed_at)
+
+
+def collecting(payments=analytics.NO_PAYMENTS, promises=analytics.NO_PROMISES) -> dict:
+    return summarize([], [], AS_OF, payments=payments, promises=promises)["collecting"]
+
+
+def test_the_window_is_the_thirty_days_ending_on_as_of_s_day_and_the_thirty_days_before_as_of():
+    window = collecting_window(AS_OF)
+    assert (window.first_day, window.last_day) == (date(2026, 1, 31), date(2026, 3, 1))
+    assert (window.last_day - window.first_day).days + 1 == COLLECTING_WINDOW_DAYS == 30
+    assert (window.start, window.end) == (datetime(2026, 1, 30, 12, 0, tzinfo=UTC), AS_OF)
+
+
+def test_the_window_s_days_are_utc_days_whatever_the_zone_as_of_is_written_in():
+    as_of = datetime(2026, 3, 1, 1, 0, tzinfo=timezone(timedelta(hours=5)))  # 28 Feb, 20:00 UTC
+    assert collecting_window(as_of).last_day == date(2026, 2, 28)
+
+
+def test_a_payment_paid_exactly_thirty_days_before_as_of_s_day_is_out_twenty_nine_days_before_is_in():
+    window = collecting_window(AS_OF)
+    days = {offset: DAY - timedelta(days=offset) for offset in (-1, 0, 1, 29, 30, 31)}
+    totals = paid_in(window, [payment(day, amount=f"{offset + 2}.25") for offset, day in days.items()])
+    assert totals == PaymentTotals(count=3, amount=Decimal("2.25") + Decimal("3.25") + Decimal("31.25"))
+    assert [offset for offset, day in days.items() if window.has_day(day)] == [0, 1, 29]
+
+
+def test_a_reversed_payment_does_not_count_even_paid_and_reversed_within_the_window():
+    reversed_ = payment(DAY, "500.00", reversed_at=AS_OF - timedelta(hours=1))
+    assert paid_in(collecting_window(AS_OF), [reversed_, payment(DAY, "40.10")]) == PaymentTotals(1, Decimal("40.10"))
+
+
+def test_a_promise_closed_exactly_thirty_days_before_as_of_is_out_and_one_closed_at_as_of_is_in():
+    start = AS_OF - timedelta(days=30)
+    closed_at = [start - timedelta(microseconds=1), start, start + timedelta(microseconds=1), AS_OF,
+                 AS_OF + timedelta(microseconds=1)]
+    totals = promised_in(collecting_window(AS_OF), [promise(KEPT, at) for at in closed_at])
+    assert totals == PromiseTotals(open=0, closed={KEPT: 2})
+
+
+def test_open_promises_count_whenever_taken_and_closed_ones_count_by_how_they_closed():
+    inside = AS_OF - timedelta(days=3)
+    promises = [promise(OPEN), promise(OPEN), promise(KEPT, inside), promise(PARTIAL, inside),
+                promise(BROKEN, inside), promise(BROKEN, inside), promise(CANCELLED, inside),
+                promise(BROKEN, AS_OF - timedelta(days=45))]
+    assert promised_in(collecting_window(AS_OF), promises) == PromiseTotals(
+        open=2, closed={KEPT: 1, PARTIAL: 1, BROKEN: 2, CANCELLED: 1})
+
+
+def test_the_collecting_figures_count_and_sum_payments_and_rate_the_promises_kept():
+    figures = collecting(PaymentTotals(3, Decimal("350.5")),
+                         PromiseTotals(open=4, closed={KEPT: 2, PARTIAL: 1, BROKEN: 0, CANCELLED: 5}))
+    assert figures == {"payments": {"count": 3, "amount": "350.50"},
+                       "promises": {"open": 4, "kept": 2, "partial": 1, "broken": 0, "kept_rate": 0.6667}}
+
+
+def test_kept_rate_is_null_when_no_promise_closed_kept_partial_or_broken_in_the_window():
+    for closed in ({}, {CANCELLED: 3}):
+        figures = collecting(promises=PromiseTotals(open=7, closed=closed))["promises"]
+        assert figures == {"open": 7, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None}
+
+
+def test_kept_rate_is_zero_only_when_promises_closed_and_none_was_kept():
+    assert collecting(promises=PromiseTotals(0, {BROKEN: 2, PARTIAL: 1}))["promises"]["kept_rate"] == 0.0
+    assert collecting(promises=PromiseTotals(0, {KEPT: 5}))["promises"]["kept_rate"] == 1.0
+
+
+@pytest.mark.parametrize(("kept", "failed", "rate"), [(1, 31, 0.0313), (1, 2, 0.3333), (2, 1, 0.6667),
+                                                      (1, 7, 0.125), (9999, 1, 0.9999), (99999, 1, 1.0)])
+def test_kept_rate_has_four_decimals_rounded_half_up(kept, failed, rate):
+    assert collecting(promises=PromiseTotals(0, {KEPT: kept, BROKEN: failed}))["promises"]["kept_rate"] == rate

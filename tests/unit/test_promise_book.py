@@ -9,6 +9,7 @@ import pytest
 from domain import promise_book
 from domain.cases import CaseStatus
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from domain.events import PromisesChanged
 from domain.jobs import JobType
 from domain.promises import PromiseStatus, PromiseTerms
 from domain.viewer import Viewer
@@ -165,3 +166,15 @@ def test_a_cases_promises_are_listed_oldest_first_to_those_who_may_see_it(uow, c
                                                                                                        second.id]
     with pytest.raises(NotFound):
         promise_book.list_promises(uow, case.id, OTHER_AGENT, after_id=None, limit=5)
+
+
+def test_taking_cancelling_and_closing_promises_publish_that_promises_changed_once_committed(uow):
+    first, second = (uow.given_case(CaseStatus.IN_PROGRESS, assigned_to=AGENT.user_id) for _ in range(2))
+    cancelled = take(uow, first.id)
+    promise_book.cancel_promise(uow, cancelled.id, AGENT, reason="wrong amount")
+    take(uow, second.id)
+    evaluate(uow, DUE + timedelta(days=2))  # closes nothing
+    assert uow.published == [PromisesChanged("taken"), PromisesChanged("cancelled"), PromisesChanged("taken")]
+    evaluate(uow, DUE + timedelta(days=3))
+    uow.commit()  # the job runner commits the handler's work with its result
+    assert uow.published[-1] == PromisesChanged("evaluated")

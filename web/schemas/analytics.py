@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from domain.analytics import AGING_BUCKETS, UNASSIGNED
+from domain.analytics import AGING_BUCKETS, COLLECTING_WINDOW_DAYS, RATE_PLACES, UNASSIGNED
 from domain.cases import CaseStatus
 from domain.users import Team
 
@@ -41,6 +41,33 @@ PerTeamSchema = _keyed("PerTeamSchema", [t.value for t in Team] + [UNASSIGNED],
                        lambda **kwargs: fields.Nested(TeamFiguresSchema, required=True, **kwargs))
 
 
+_WINDOW = f"the last {COLLECTING_WINDOW_DAYS} days to as_of"
+_RATE_DECIMALS = -RATE_PLACES.as_tuple().exponent
+
+
+class PaymentFiguresSchema(Schema):
+    count = fields.Integer(required=True, metadata={
+        "description": f"Payments not reversed whose paid_on is one of {_WINDOW} (as_of's UTC day included, "
+                       f"the day {COLLECTING_WINDOW_DAYS} days before it not)"})
+    amount = _money("Sum of those payments' amounts")
+
+
+class PromiseFiguresSchema(Schema):
+    open = fields.Integer(required=True, metadata={"description": "Promises open at as_of, whenever taken"})
+    kept = fields.Integer(required=True, metadata={"description": f"Promises closed kept in {_WINDOW}"})
+    partial = fields.Integer(required=True, metadata={"description": f"Promises closed partial in {_WINDOW}"})
+    broken = fields.Integer(required=True, metadata={"description": f"Promises closed broken in {_WINDOW}"})
+    kept_rate = fields.Float(required=True, allow_none=True, metadata={
+        "description": f"kept / (kept + partial + broken), rounded half up to {_RATE_DECIMALS} decimals; null when "
+                       "no promise closed so in the window (no data, never 0). Cancelled promises do not count",
+        "example": 0.6667})
+
+
+class CollectingSchema(Schema):
+    payments = fields.Nested(PaymentFiguresSchema, required=True)
+    promises = fields.Nested(PromiseFiguresSchema, required=True)
+
+
 class SummarySchema(Schema):
     as_of = fields.String(required=True, metadata={
         "format": "date-time",
@@ -64,3 +91,6 @@ class SummarySchema(Schema):
     recovery_rate = fields.Float(required=True, metadata={
         "description": "total_recovered / total_due_amount over all cases; 0 when there are none"})
     aging = fields.Nested(AgingSchema, required=True, metadata={"description": "Open cases per days-past-due bucket"})
+    collecting = fields.Nested(CollectingSchema, required=True, metadata={
+        "description": f"The ledger and the promises over {_WINDOW}: an instant counts when it is after "
+                       f"as_of − {COLLECTING_WINDOW_DAYS} days and not after as_of"})
