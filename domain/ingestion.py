@@ -18,7 +18,7 @@ from typing import BinaryIO
 from domain import case_rules, readers
 from domain.case_rules import check_row
 from domain.cases import OPEN_STATUSES
-from domain.errors import InvalidInput, JobFailed
+from domain.errors import Conflict, InvalidInput, JobFailed
 from domain.events import CasesChanged
 from domain.job_runner import Progress
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
@@ -42,16 +42,17 @@ def start_upload(uow: UnitOfWork, *, body: BinaryIO, fmt: str, filename: str | N
     """Store the file and its job (ingest, or another file job) together, then enqueue; returns (job, created).
 
     With an Idempotency-Key its creator already used, the first job comes back (created False)
-    and the body is not even read.
+    and the body is not even read; a key its creator used for another kind of job is a conflict
+    (answering that job would drop this file unnoticed).
     """
     if idempotency_key is not None:
         earlier = uow.jobs.get_by_idempotency_key(created_by, idempotency_key)
         if earlier is not None:
-            return earlier, False
+            return _same_kind(earlier, job_type, idempotency_key), False
     job = new_job(job_type, {"filename": filename, "format": fmt, "size_bytes": 0}, created_by)
     stored = uow.uploads.add_job(job, idempotency_key)
     if stored is not job:
-        return stored, False  # a concurrent request with the same key committed first
+        return _same_kind(stored, job_type, idempotency_key), False  # a concurrent request committed first
     upload_id = uow.uploads.add(job.id, filename, fmt)
     size = count = 0
     for count, chunk in enumerate(_chunks(body, chunk_bytes), start=1):
@@ -64,6 +65,13 @@ def start_upload(uow: UnitOfWork, *, body: BinaryIO, fmt: str, filename: str | N
     uow.jobs.set_params(job.id, job.params)
     return submit(uow, job, enqueue), True
 
+
+
+def _same_kind(earlier: Job, job_type: JobType, idempotency_key: str) -> Job:
+    if earlier.type is not job_type:
+        raise Conflict(f"Idempotency-Key {idempotency_key} was already used for a {earlier.type.value} job",
+                       {"Idempotency-Key": [f"already used for a {earlier.type.value} job; use a new key"]})
+    return earlier
 
 def _chunks(body: BinaryIO, size: int) -> Iterator[bytes]:
     """The body in pieces of exactly `size` bytes (the last may be shorter)."""

@@ -31,6 +31,7 @@ def record_payment(uow: UnitOfWork, case_pk: int, viewer: Viewer, *, amount: Dec
     again: the first comes back and nothing is written. Anything else under that reference is
     a conflict.
     """
+    reference = reference.strip()  # as the payments file reads it: one reference, however it was typed
     case = _locked_case(uow, case_pk, viewer)
     earlier = uow.payments.by_reference(case.bank_code, reference)
     if earlier is not None:

@@ -36,7 +36,7 @@ ERRORS_FIELD_ORDER = [ROW, *COLUMNS]
 UNKNOWN_CASE = "no case has this case_id"
 CONFLICTING_REFERENCE = "already recorded for another case or amount (a reference is unique per bank)"
 REPEATED_REFERENCE = "duplicate reference: first seen on line {line}"
-OVERPAYMENT = "would take the case's balance {balance} below 0 (with the file's earlier payments to it)"
+OVERPAYMENT = "exceeds the case's balance left by the file's earlier payments to it ({balance})"
 _BATCH_ROWS = 10_000  # rows staged per round trip; progress (a cancel checkpoint) is reported per batch
 
 _MAX_AMOUNT = case_rules.MAX_AMOUNT

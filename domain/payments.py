@@ -8,6 +8,7 @@ resolved. The store applies these rules set-based, for one payment and for a ban
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -69,6 +70,17 @@ def check_payment(*, amount: Decimal, paid_on: date, reference: str, balance_due
         raise InvalidInput("the payment breaks " + ", ".join(errors) + " rules", errors)
 
 
+def payments_that_fit(balance_due: Decimal, amounts: Iterable[Decimal]) -> list[bool]:
+    """One case's payments taken in order, each by the single payment's rule: a payment is
+    accepted while it fits the balance the accepted ones before it left."""
+    left, fits = balance_due, []
+    for amount in amounts:
+        fits.append(amount <= left)
+        if fits[-1]:
+            left -= amount
+    return fits
+
+
 def is_same_payment(stored: Payment, *, case_pk: int, amount: Decimal) -> bool:
     """A reference sent again: the same payment (answered with the first) or a conflict."""
     return stored.case_pk == case_pk and stored.amount == amount
@@ -111,11 +123,12 @@ def settlement_on_resolve(amount_recovered: Decimal | None, recovered_so_far: De
                           due_amount: Decimal) -> Decimal:
     """The settlement payment that resolving with `amount_recovered` records (0: none).
 
-    Without an amount the case settles for its whole due amount. An amount below the payments
-    already recorded is refused: the ledger cannot be undone by a status change.
+    Without an amount the case settles for its whole due amount (nothing more when the payments
+    already reach it). An amount below the payments already recorded is refused: the ledger
+    cannot be undone by a status change.
     """
     so_far = recovered_so_far or Decimal(0)
-    target = due_amount if amount_recovered is None else amount_recovered
+    target = max(due_amount, so_far) if amount_recovered is None else amount_recovered
     if target < so_far:
         raise InvalidInput(f"amount_recovered must be at least the payments already recorded ({so_far})",
                            {"amount_recovered": [f"must be at least {so_far}, the payments recorded"]})

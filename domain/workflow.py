@@ -55,9 +55,12 @@ def plan_status_change(case: Case, to: CaseStatus, actor: Viewer, *,
     if to is not CaseStatus.RESOLVED:
         # a reopen keeps the recovery: amount_recovered is the ledger's, and payments stand
         return StatusChange(case.status, to, comment)
-    if amount_recovered is not None and not Decimal(0) <= amount_recovered <= case.due_amount:
-        raise InvalidInput(f"amount_recovered must be between 0.00 and the due amount {case.due_amount}",
-                           {"amount_recovered": [f"must be between 0.00 and {case.due_amount}"]})
+    # a bank's refresh may lower the due amount below what was paid: the payments stand, and the
+    # case can still be resolved for them
+    ceiling = max(case.due_amount, case.amount_recovered or Decimal(0))
+    if amount_recovered is not None and not Decimal(0) <= amount_recovered <= ceiling:
+        raise InvalidInput(f"amount_recovered must be between 0.00 and the due amount {ceiling}",
+                           {"amount_recovered": [f"must be between 0.00 and {ceiling}"]})
     settlement = settlement_on_resolve(amount_recovered, case.amount_recovered, case.due_amount)
     return StatusChange(case.status, to, comment, settlement)
 

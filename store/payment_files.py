@@ -15,9 +15,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from itertools import groupby
+from operator import attrgetter
 
 from sqlalchemy import Connection, text
 
+from domain.payments import payments_that_fit
 from store.ledger import apply_ledger
 
 STAGING = "payfile_staging"
@@ -66,20 +69,20 @@ _LOCK = """
        FOR UPDATE OF c
 """
 
-# Only the cases this file overpays are walked in file order (the running sum of their new
-# payments, by line); a row whose running sum passes the balance is rejected, and its case's total
-# for the ledger drops by its amount.
+# The rows of the cases this file overpays (its new payments to them add up past the balance),
+# in file order: few, walked in Python by domain.payments.payments_that_fit.
 _OVERPAID = """
-    WITH running AS (
-        SELECT r.line_no, b.balance, sum(r.amount) OVER (PARTITION BY r.case_pk ORDER BY r.line_no) AS paid
-          FROM payfile_rows r JOIN payfile_cases b ON b.case_pk = r.case_pk
-         WHERE b.total > b.balance AND r.outcome IS NULL
-    ), rejected AS (
+    SELECT r.case_pk, b.balance, r.line_no, r.amount
+      FROM payfile_rows r JOIN payfile_cases b ON b.case_pk = r.case_pk
+     WHERE b.total > b.balance AND r.outcome IS NULL
+     ORDER BY r.case_pk, r.line_no
+"""
+_REJECT_OVERPAID = """
+    WITH rejected AS (
         UPDATE payfile_rows r
-           SET outcome = 'rejected', error_field = 'amount',
-               error_message = replace(:message, '{balance}', o.balance::text)
-          FROM running o
-         WHERE r.line_no = o.line_no AND o.paid > o.balance
+           SET outcome = 'rejected', error_field = 'amount', error_message = o.message
+          FROM payfile_overpaid o
+         WHERE r.line_no = o.line_no
         RETURNING r.case_pk, r.amount
     ), less AS (
         UPDATE payfile_cases c SET total = c.total - x.amount
@@ -90,8 +93,9 @@ _OVERPAID = """
 """
 
 _INSERT = """
-    INSERT INTO payments (case_pk, bank_code, reference, amount, paid_on, method, created_by, job_id)
-    SELECT case_pk, bank_code, reference, amount, paid_on, method, :created_by, :job_id
+    INSERT INTO payments (case_pk, bank_code, reference, amount, paid_on, method, created_by, job_id, created_at)
+    SELECT case_pk, bank_code, reference, amount, paid_on, method, :created_by, :job_id,
+           statement_timestamp()  -- recorded now, with the cases locked: after any promise taken before the lock
       FROM payfile_rows WHERE outcome IS NULL
      ORDER BY line_no
 """
@@ -144,8 +148,26 @@ class PaymentFileStore:
         return locked
 
     def reject_overpayments(self, message: str) -> int:
-        """Reject, in file order, the new payments that take a balance below 0; returns how many."""
-        return self.conn.execute(text(_OVERPAID), {"message": message}).scalar_one()
+        """Reject the new payments that do not fit their case's balance, taken in file order as
+        single payments would be (domain.payments.payments_that_fit); returns how many."""
+        rejected = []  # (line_no, message), written with COPY
+        for _case_pk, rows in groupby(self.conn.execute(text(_OVERPAID)), key=attrgetter("case_pk")):
+            rows = list(rows)
+            left = rows[0].balance
+            for row, fits in zip(rows, payments_that_fit(left, [r.amount for r in rows])):
+                if fits:
+                    left -= row.amount
+                else:
+                    rejected.append((row.line_no, message.replace("{balance}", str(left))))
+        if not rejected:
+            return 0
+        self.conn.exec_driver_sql("CREATE TEMP TABLE payfile_overpaid (line_no int PRIMARY KEY, message text) "
+                                  "ON COMMIT DROP")
+        with self.conn.connection.driver_connection.cursor() as cursor, \
+                cursor.copy("COPY payfile_overpaid FROM STDIN") as copy:
+            for row in rejected:
+                copy.write_row(row)
+        return self.conn.execute(text(_REJECT_OVERPAID)).scalar_one()
 
     def insert_payments(self, job_id: uuid.UUID, *, created_by: int | None) -> int:
         """Record the new payments in file order; returns how many."""

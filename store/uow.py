@@ -59,8 +59,8 @@ class UnitOfWork:
     def commit(self) -> None:
         """Commit what was done so far, then publish its events; the unit of work stays usable."""
         self._transaction.commit()
+        events, self._events = self._events, []  # committed: theirs to publish, whatever follows
         self._transaction = self.connection.begin()
-        events, self._events = self._events, []
         if events and self._publish is not None:
             self._publish(events)
 

@@ -58,6 +58,7 @@ PAYMENTS_BODY = file_body(
 @blp.response(202, PaymentsJobSchema, headers=JOB_HEADERS,
               description="The payments job; poll it. A repeated Idempotency-Key answers the first job again.")
 @blp.alt_response(400, description="No file, an empty file, or a bad Idempotency-Key")
+@blp.alt_response(409, description="The Idempotency-Key was already used for another kind of job")
 @blp.alt_response(401, description="No valid bearer token")
 @blp.alt_response(403, description="Not an admin")
 @blp.alt_response(413, description="Larger than MAX_UPLOAD_BYTES")

@@ -30,6 +30,7 @@ ACCEPTED = "multipart/form-data (part file), text/csv, application/json, applica
 @blp.response(202, IngestJobSchema, headers=JOB_HEADERS,
               description="The ingest job; poll it. A repeated Idempotency-Key answers the first job again.")
 @blp.alt_response(400, description="No file, an empty file, or a bad Idempotency-Key")
+@blp.alt_response(409, description="The Idempotency-Key was already used for another kind of job")
 @blp.alt_response(401, description="No valid bearer token")
 @blp.alt_response(403, description="Not an admin")
 @blp.alt_response(413, description="Larger than MAX_UPLOAD_BYTES")

@@ -102,7 +102,7 @@ def test_each_row_is_applied_counted_as_a_duplicate_or_rejected_with_its_reason(
         ["4", "C", "reference", "already recorded for another case or amount (a reference is unique per bank)"],
         ["5", "A", "reference", "already recorded for another case or amount (a reference is unique per bank)"],
         ["6", "NOPE", "case_id", "no case has this case_id"],
-        ["8", "D", "amount", "would take the case's balance 100.00 below 0 (with the file's earlier payments to it)"],
+        ["8", "D", "amount", "exceeds the case's balance left by the file's earlier payments to it (40.00)"],
         ["9", "A", "amount", "must be a decimal number like 1234.56"],
         ["10", "A", "paid_on", "2026-13-01 is not a date"],
         ["11", "A", "method", "must be one of transfer, card, cash, cheque, other"],
@@ -173,6 +173,18 @@ def test_a_payment_of_the_whole_balance_resolves_the_case_with_a_paid_in_full_hi
     history = client.get(f"/api/cases/{paid}/history", headers=admin_headers).json
     assert [(h["from"], h["to"], h["comment"], h["by"]) for h in history if h["kind"] == "status"] == [
         ("In Progress", "Resolved", "paid in full", client.get("/api/auth/me", headers=admin_headers).json["id"])]
+
+
+def test_a_payment_that_does_not_fit_is_rejected_and_the_later_ones_that_fit_are_applied(client, admin_headers,
+                                                                                         uow, make_case):
+    make_case(case_id="SEQ", due_amount="100.00", status="In Progress")
+    job = upload(client, admin_headers, csv_file(f"SEQ,80.00,{PAID_ON},R-S1,card",
+                                                 f"SEQ,50.00,{PAID_ON},R-S2,card",  # 3: only 20.00 left
+                                                 f"SEQ,20.00,{PAID_ON},R-S3,card"))  # as a single payment would
+    assert (job["result"]["rows_applied"], job["result"]["rows_rejected"], job["result"]["cases_paid_off"]) == (2, 1, 1)
+    assert error_csv(client, admin_headers, job["id"])[1:] == [
+        ["3", "SEQ", "amount", "exceeds the case's balance left by the file's earlier payments to it (20.00)"]]
+    assert query(uow, "SELECT status::text, amount_recovered::text FROM cases_processed") == [("Resolved", "100.00")]
 
 
 def test_a_file_payment_keeps_the_open_promise_it_reaches(client, admin_headers, uow, make_case):
@@ -249,6 +261,18 @@ def test_the_same_idempotency_key_answers_the_first_job(client, admin_headers):
     again = client.post("/api/payments/upload", data=data, content_type="text/csv", headers=headers)
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_key_used_for_a_case_upload_is_409_for_a_payments_file_and_stores_nothing(client, admin_headers, uow):
+    headers = {**admin_headers, "Idempotency-Key": "monday-file"}
+    cases = client.post("/api/cases/upload", data=b"case_id,bank_code,borrower_name,loan_amount,due_amount,"
+                        b"days_past_due,priority,region\nK1,HDFC,Asha,10.00,5.00,3,Low,North\n",
+                        content_type="text/csv", headers=headers)
+    payments = client.post("/api/payments/upload", data=csv_file(f"K1,1.00,{PAID_ON},R-K,card"),
+                           content_type="text/csv", headers=headers)
+    assert (cases.status_code, payments.status_code) == (202, 409)
+    assert payments.mimetype == "application/problem+json" and "Idempotency-Key" in payments.json["errors"]
+    assert query(uow, "SELECT type::text FROM jobs") == [("ingest",)]
 
 
 # ---- faults -----------------------------------------------------------------------------------------

@@ -157,3 +157,19 @@ def test_a_promise_breaking_a_rule_is_invalid_input_naming_each_field(amount, du
     with pytest.raises(InvalidInput) as refused:
         check_promise(amount=D(amount), due_date=due_date, balance_due=D("10.00"), today=TODAY, terms=TERMS)
     assert set(refused.value.errors) == fields
+
+
+def test_a_cases_payments_in_file_order_are_each_taken_while_they_fit_what_the_earlier_ones_left():
+    from domain.payments import payments_that_fit
+
+    assert payments_that_fit(D("100.00"), [D("80.00"), D("50.00"), D("20.00")]) == [True, False, True]
+    assert payments_that_fit(D("100.00"), [D("100.00"), D("0.01")]) == [True, False]
+    assert payments_that_fit(D("0.00"), [D("0.01")]) == [False]
+    assert payments_that_fit(D("10.00"), []) == []
+
+
+def test_a_case_paid_beyond_a_due_amount_the_bank_lowered_resolves_with_no_settlement():
+    from domain.payments import settlement_on_resolve
+
+    assert settlement_on_resolve(None, D("600.00"), D("500.00")) == 0
+    assert settlement_on_resolve(D("600.00"), D("600.00"), D("500.00")) == 0

@@ -1,6 +1,7 @@
 """The update-status use case against the in-memory unit of work."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -205,3 +206,15 @@ def test_a_settlement_whose_reference_a_payment_of_the_bank_took_gets_the_next_s
     assert [p.reference for p in uow.payments.list(case.id, after_id=None, limit=5)] == [
         f"settlement-{case.id}-2", f"settlement-{case.id}-2-1"]
     assert uow.cases.get(case.id).amount_recovered == Decimal("1500.00")
+
+
+def test_a_case_paid_beyond_the_due_amount_a_refresh_lowered_is_resolved_for_its_payments():
+    uow = FakeUnitOfWork()
+    case = uow.given_case(IP, assigned_to=AGENT.user_id, due="1000.00")
+    pay(uow, case, "600.00")
+    lowered = replace(uow.tables.cases[case.id], due_amount=Decimal("500.00"))  # the bank's new figure
+    uow.tables.cases[case.id] = lowered
+    uow.commit()
+    updated = update_status(uow, case.id, AGENT, status=R)
+    assert (updated.status, updated.amount_recovered) == (R, Decimal("600.00"))
+    assert len(uow.payments.list(case.id, after_id=None, limit=10)) == 1  # no settlement on top

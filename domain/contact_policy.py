@@ -1,0 +1,233 @@
+"""The contact policy gate: may this case's borrower be contacted now, and if not, why and from when.
+
+One pure function, `decide`, serves the eligibility route, the contact route (409 when a contact
+being made now is forbidden) and the dialer's log (which records a reported contact's violations).
+The rules are API.md's "Contacts and the contact policy" and "Holds" (US Regulation F by default):
+
+- outside_hours: every channel but `letter`, while the borrower's clock is before `window_start`
+  or at/after `window_end`.
+- call_frequency: a call when `calls_per_7_days` counted calls are already in the seven-day window.
+- after_conversation: a call on local days D … D+N-1 after a right-party telephone conversation
+  (either direction) on local day D, N = `days_after_conversation`; D+N is allowed.
+- hold_*: an active hold on the case or its borrower, on every channel; a pause only through its
+  `until` day (the borrower's local date), as it lifts itself once that day has passed.
+
+Counting is per case (per debt): the caller passes this case's own contacts of at least the last
+14 days, never those of the borrower's other cases, and the holds that are active (not lifted) on
+the case or its borrower.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from domain.errors import InvalidInput
+from domain.local_time import day_start, local_day, next_time_within, wall_clock, zone_named
+
+# §1006.14(b)(2)(i)(A) counts calls in seven consecutive days: the regulation's, not a setting
+WINDOW_DAYS = 7
+
+
+class Channel(str, enum.Enum):
+    CALL = "call"
+    SMS = "sms"
+    EMAIL = "email"
+    LETTER = "letter"
+    VISIT = "visit"
+
+
+class Direction(str, enum.Enum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class Outcome(str, enum.Enum):
+    NO_ANSWER = "no_answer"
+    VOICEMAIL = "voicemail"
+    NOT_CONNECTED = "not_connected"
+    WRONG_PARTY = "wrong_party"
+    CONVERSATION = "conversation"
+    PROMISE_TAKEN = "promise_taken"
+    DISPUTE_RAISED = "dispute_raised"
+    REFUSED = "refused"
+    CEASE_REQUESTED = "cease_requested"
+
+    @property
+    def right_party(self) -> bool:
+        """Whether the contact reached the person (a conversation with them)."""
+        return self in _RIGHT_PARTY
+
+
+_RIGHT_PARTY = frozenset({Outcome.CONVERSATION, Outcome.PROMISE_TAKEN, Outcome.DISPUTE_RAISED,
+                          Outcome.REFUSED, Outcome.CEASE_REQUESTED})
+
+
+class HoldType(str, enum.Enum):
+    DISPUTE = "dispute"
+    CEASE = "cease"
+    BANKRUPTCY = "bankruptcy"
+    ATTORNEY = "attorney"
+    PAUSE = "pause"
+
+
+class Reason(str, enum.Enum):
+    """Why a contact is forbidden; a decision lists its reasons in this order."""
+
+    OUTSIDE_HOURS = "outside_hours"
+    CALL_FREQUENCY = "call_frequency"
+    AFTER_CONVERSATION = "after_conversation"
+    HOLD_DISPUTE = "hold_dispute"
+    HOLD_CEASE = "hold_cease"
+    HOLD_BANKRUPTCY = "hold_bankruptcy"
+    HOLD_ATTORNEY = "hold_attorney"
+    HOLD_PAUSE = "hold_pause"
+
+
+_ORDER = {reason: rank for rank, reason in enumerate(Reason)}
+_HOLD_REASON = {hold: Reason("hold_" + hold.value) for hold in HoldType}
+
+
+@dataclass(frozen=True)
+class ContactPolicy:
+    """The contact policy's settings (GET/PUT /api/contact-policy, without `by_bank`); checked on creation."""
+
+    timezone_default: str = "America/New_York"
+    window_start: time = time(8)
+    window_end: time = time(21)
+    calls_per_7_days: int = 7
+    days_after_conversation: int = 7
+
+    def __post_init__(self):
+        _check(asdict(self), set(asdict(self)), prefix="")
+
+    def with_bank_overrides(self, by_bank: Mapping[str, Mapping[str, object]], bank_code: str) -> ContactPolicy:
+        """This policy with the bank's overrides applied, or InvalidInput naming each bad `by_bank` field."""
+        overrides = dict(by_bank.get(bank_code) or {})
+        prefix = f"by_bank.{bank_code}."
+        unknown = sorted(set(overrides) - {field.name for field in fields(self)})
+        if unknown:
+            raise InvalidInput("Unknown contact policy settings",
+                               {prefix + name: ["is not a contact policy setting"] for name in unknown})
+        _check({**asdict(self), **overrides}, set(overrides), prefix=prefix)
+        return replace(self, **overrides)
+
+
+@dataclass(frozen=True)
+class PastContact:
+    at: datetime  # aware
+    channel: Channel
+    direction: Direction
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class ActiveHold:
+    type: HoldType
+    until: date | None = None  # a pause's last day; other holds last until lifted
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reasons: tuple[Reason, ...]
+    next_allowed_at: datetime | None  # None: not until a hold is lifted (or the policy allows no call)
+
+
+def decide(policy: ContactPolicy, contacts: Iterable[PastContact], holds: Iterable[ActiveHold],
+           timezone: str | None, channel: Channel, at: datetime) -> Decision:
+    """Whether an outbound contact on `channel` at instant `at` is allowed, why not, and from when.
+
+    `timezone` is the case's (None: the policy's default). Contacts after `at` are ignored, so a
+    reported contact is judged by what had happened by then. `next_allowed_at` is the earliest
+    instant ≥ `at` at which no reason holds, if no further contact is made: `at` itself when allowed.
+
+    The seven-day window of call_frequency is made of the borrower's local calendar days: the
+    window ending at `at` is its local day and the six before it, up to `at`. That is how
+    §1006.14(b)(2)(i)(A) ("more than seven times within seven consecutive days") counts: its
+    commentary's example places seven calls from Wednesday, April 1 to Tuesday, April 7 and may
+    call again on Wednesday, April 8, whatever the hour of the first call; and it is how API.md
+    counts days after a conversation (local day D … D+6). A rolling 168 hours would refuse that
+    call until the hour of the first one. Checking every call against the seven days ending on
+    its day keeps every seven consecutive days within the limit.
+    """
+    zone = zone_named(timezone or policy.timezone_default)
+    if zone is None:
+        raise InvalidInput("Unknown time zone", {"timezone": [f"{timezone!r} is not an IANA time zone name"]})
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput("A time without offset", {"at": ["must carry a UTC offset"]})
+    history = [contact for contact in contacts if contact.at <= at]
+    holds = tuple(holds)
+    blocking = _blocking(policy, history, holds, zone, channel, at)
+    reasons = tuple(sorted(blocking, key=_ORDER.__getitem__))
+    instant = at.astimezone(UTC)
+    # a fixed point: each step moves to the latest instant at which one reason alone is gone, which
+    # no allowed instant precedes; there another may hold (the day after a pause begins at 00:00)
+    while blocking:
+        if None in blocking.values():
+            return Decision(False, reasons, None)
+        instant = max(blocking.values())
+        blocking = _blocking(policy, history, holds, zone, channel, instant)
+    return Decision(not reasons, reasons, instant)
+
+
+def _blocking(policy, history, holds, zone, channel, at) -> dict[Reason, datetime | None]:
+    """Each reason that forbids the contact at `at`, with the earliest instant it alone is gone."""
+    blocking: dict[Reason, datetime | None] = {}
+    today = local_day(at, zone)
+    if channel is not Channel.LETTER and not policy.window_start <= wall_clock(at, zone) < policy.window_end:
+        blocking[Reason.OUTSIDE_HOURS] = next_time_within(at, policy.window_start, policy.window_end, zone)
+    if channel is Channel.CALL:
+        counted = sorted((local_day(contact.at, zone) for contact in history if _counts_as_call(contact)),
+                         reverse=True)
+        in_window = [day for day in counted if day > today - timedelta(days=WINDOW_DAYS)]
+        if len(in_window) >= policy.calls_per_7_days:
+            # the window stops holding enough calls the day it leaves the newest `limit`-th behind
+            limit = policy.calls_per_7_days
+            blocking[Reason.CALL_FREQUENCY] = (
+                day_start(in_window[limit - 1] + timedelta(days=WINDOW_DAYS), zone) if limit else None)
+        spoken = [local_day(contact.at, zone) for contact in history
+                  if contact.channel is Channel.CALL and contact.outcome.right_party]
+        if spoken and today < max(spoken) + timedelta(days=policy.days_after_conversation):
+            blocking[Reason.AFTER_CONVERSATION] = day_start(
+                max(spoken) + timedelta(days=policy.days_after_conversation), zone)
+    for hold in holds:
+        if hold.type is HoldType.PAUSE and hold.until is not None:
+            if today > hold.until:
+                continue
+            ends = day_start(hold.until + timedelta(days=1), zone)
+        else:
+            ends = None
+        reason = _HOLD_REASON[hold.type]
+        known = blocking.get(reason, ends)  # two holds of one type (case and borrower): the later end
+        blocking[reason] = None if known is None or ends is None else max(known, ends)
+    return blocking
+
+
+def _counts_as_call(contact: PastContact) -> bool:
+    return (contact.channel is Channel.CALL and contact.direction is Direction.OUTBOUND
+            and contact.outcome is not Outcome.NOT_CONNECTED)
+
+
+def _check(values: dict, given: set[str], *, prefix: str) -> None:
+    """InvalidInput naming each setting in `values` that is wrong; `given` says which were set here."""
+    errors: dict[str, list[str]] = {}
+    if zone_named(values["timezone_default"]) is None:
+        errors["timezone_default"] = ["is not an IANA time zone name (like America/Chicago)"]
+    for name in ("window_start", "window_end"):
+        if not isinstance(values[name], time):
+            errors[name] = ["must be a time of day (HH:MM)"]
+    for name in ("calls_per_7_days", "days_after_conversation"):
+        if not isinstance(values[name], int) or isinstance(values[name], bool):
+            errors[name] = ["must be a whole number"]
+        elif values[name] < 0:
+            errors[name] = ["must be 0 or more"]
+    if not errors.keys() & {"window_start", "window_end"} and values["window_start"] >= values["window_end"]:
+        # blame the setting this change made: a bank that moves only its start is told about its start
+        name = "window_start" if "window_end" not in given else "window_end"
+        other = "window_end" if name == "window_start" else "window_start"
+        order = "before" if name == "window_start" else "after"
+        errors[name] = [f"must be {order} {other} ({values[other]:%H:%M})"]
+    if errors:
+        raise InvalidInput("Invalid contact policy", {prefix + name: messages for name, messages in errors.items()})
