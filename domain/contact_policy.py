@@ -1,20 +1,11 @@
-"""The contact policy gate: may this case's borrower be contacted now, and if not, why and from when.
+"""The contact policy gate: may a case's borrower be contacted at an instant; if not, why and from when.
 
-One pure function, `decide`, serves the eligibility route, the contact route (409 when a contact
-being made now is forbidden) and the dialer's log (which records a reported contact's violations).
-The rules are API.md's "Contacts and the contact policy" and "Holds" (US Regulation F by default):
-
-- outside_hours: every channel but `letter`, while the borrower's clock is before `window_start`
-  or at/after `window_end`.
-- call_frequency: a call when `calls_per_7_days` counted calls are already in the seven-day window.
-- after_conversation: a call on local days D … D+N-1 after a right-party telephone conversation
-  (either direction) on local day D, N = `days_after_conversation`; D+N is allowed.
-- hold_*: an active hold on the case or its borrower, on every channel; a pause only through its
-  `until` day (the borrower's local date), as it lifts itself once that day has passed.
-
-Counting is per case (per debt): the caller passes this case's own contacts of at least the last
-14 days, never those of the borrower's other cases, and the holds that are active (not lifted) on
-the case or its borrower.
+One pure function, `decide`, serves the eligibility route, the contact route (409 for a contact
+being made now) and reported contacts (their violations). The rules are API.md's "Contacts and
+the contact policy" and "Holds"; the default policy is US Regulation F's (12 CFR 1006.14(b)).
+Counting is per case (per debt): the caller passes the case's own contacts since `at - lookback()`
+(14 days covers the default policy), never those of the borrower's other cases, and the holds
+active (not lifted) on the case or its borrower.
 """
 from __future__ import annotations
 
@@ -60,8 +51,8 @@ class Outcome(str, enum.Enum):
         return self in _RIGHT_PARTY
 
 
-_RIGHT_PARTY = frozenset({Outcome.CONVERSATION, Outcome.PROMISE_TAKEN, Outcome.DISPUTE_RAISED,
-                          Outcome.REFUSED, Outcome.CEASE_REQUESTED})
+_RIGHT_PARTY = frozenset(Outcome(name) for name in
+                         ("conversation", "promise_taken", "dispute_raised", "refused", "cease_requested"))
 
 
 class HoldType(str, enum.Enum):
@@ -135,22 +126,35 @@ class Decision:
     next_allowed_at: datetime | None  # None: not until a hold is lifted (or the policy allows no call)
 
 
+def lookback(policy: ContactPolicy) -> timedelta:
+    """How far before `at` the caller must pass the case's contacts for `decide` to see all that counts."""
+    # a day more than the rules' local days: across a fall-back, 7 × 24 hours end an hour into a day
+    return timedelta(days=max(WINDOW_DAYS, policy.days_after_conversation) + 1)
+
+
 def decide(policy: ContactPolicy, contacts: Iterable[PastContact], holds: Iterable[ActiveHold],
            timezone: str | None, channel: Channel, at: datetime) -> Decision:
     """Whether an outbound contact on `channel` at instant `at` is allowed, why not, and from when.
 
-    `timezone` is the case's (None: the policy's default). Contacts after `at` are ignored, so a
-    reported contact is judged by what had happened by then. `next_allowed_at` is the earliest
-    instant ≥ `at` at which no reason holds, if no further contact is made: `at` itself when allowed.
+    - outside_hours: any channel but letter, while the local clock is before `window_start` or
+      at/after `window_end`;
+    - call_frequency: a call when `calls_per_7_days` outbound calls (not_connected aside) were
+      placed in the seven-day window ending at `at`;
+    - after_conversation: a call on local days D … D+N-1 after a right-party call (either
+      direction) on local day D, N = `days_after_conversation`;
+    - hold_*: any channel, while a hold is active; a pause through its `until` day (local date).
 
-    The seven-day window of call_frequency is made of the borrower's local calendar days: the
-    window ending at `at` is its local day and the six before it, up to `at`. That is how
-    §1006.14(b)(2)(i)(A) ("more than seven times within seven consecutive days") counts: its
-    commentary's example places seven calls from Wednesday, April 1 to Tuesday, April 7 and may
-    call again on Wednesday, April 8, whatever the hour of the first call; and it is how API.md
-    counts days after a conversation (local day D … D+6). A rolling 168 hours would refuse that
-    call until the hour of the first one. Checking every call against the seven days ending on
-    its day keeps every seven consecutive days within the limit.
+    Local means the case's `timezone` (None: the policy's default). Contacts after `at` are
+    ignored: a reported contact is judged by what had happened by then. `next_allowed_at` is the
+    earliest instant ≥ `at` at which no reason holds if no other contact is made (`at` itself
+    when allowed), None while an indefinite hold (or a limit of 0 calls) forbids it.
+
+    The seven-day window is made of local calendar days: `at`'s day and the six before, up to `at`.
+    So counts §1006.14(b)(2)(i)(A) ("more than seven times within seven consecutive days"): its
+    commentary places seven calls from Wednesday, April 1 to Tuesday, April 7 and calls again on
+    Wednesday, April 8, whatever the first call's hour, where a rolling 168 hours would wait for
+    that hour; and so API.md counts the days after a conversation (D … D+6). Checking each call
+    against the seven days ending on its day keeps any seven consecutive days within the limit.
     """
     zone = zone_named(timezone or policy.timezone_default)
     if zone is None:
@@ -179,26 +183,21 @@ def _blocking(policy, history, holds, zone, channel, at) -> dict[Reason, datetim
     if channel is not Channel.LETTER and not policy.window_start <= wall_clock(at, zone) < policy.window_end:
         blocking[Reason.OUTSIDE_HOURS] = next_time_within(at, policy.window_start, policy.window_end, zone)
     if channel is Channel.CALL:
-        counted = sorted((local_day(contact.at, zone) for contact in history if _counts_as_call(contact)),
-                         reverse=True)
-        in_window = [day for day in counted if day > today - timedelta(days=WINDOW_DAYS)]
-        if len(in_window) >= policy.calls_per_7_days:
-            # the window stops holding enough calls the day it leaves the newest `limit`-th behind
-            limit = policy.calls_per_7_days
-            blocking[Reason.CALL_FREQUENCY] = (
-                day_start(in_window[limit - 1] + timedelta(days=WINDOW_DAYS), zone) if limit else None)
-        spoken = [local_day(contact.at, zone) for contact in history
-                  if contact.channel is Channel.CALL and contact.outcome.right_party]
-        if spoken and today < max(spoken) + timedelta(days=policy.days_after_conversation):
-            blocking[Reason.AFTER_CONVERSATION] = day_start(
-                max(spoken) + timedelta(days=policy.days_after_conversation), zone)
+        limit, week = policy.calls_per_7_days, timedelta(days=WINDOW_DAYS)
+        counted = sorted((day for contact in history if _counts_as_call(contact)
+                          if (day := local_day(contact.at, zone)) > today - week), reverse=True)
+        if len(counted) >= limit:
+            # the window holds fewer than `limit` calls from the day it leaves the limit-th newest behind
+            blocking[Reason.CALL_FREQUENCY] = day_start(counted[limit - 1] + week, zone) if limit else None
+        spoken = max((local_day(contact.at, zone) for contact in history
+                      if contact.channel is Channel.CALL and contact.outcome.right_party), default=None)
+        if spoken is not None and today < (free := spoken + timedelta(days=policy.days_after_conversation)):
+            blocking[Reason.AFTER_CONVERSATION] = day_start(free, zone)
     for hold in holds:
-        if hold.type is HoldType.PAUSE and hold.until is not None:
-            if today > hold.until:
-                continue
-            ends = day_start(hold.until + timedelta(days=1), zone)
-        else:
-            ends = None
+        pause = hold.type is HoldType.PAUSE and hold.until is not None
+        if pause and today > hold.until:
+            continue  # a pause lifts itself once its last day has passed
+        ends = day_start(hold.until + timedelta(days=1), zone) if pause else None
         reason = _HOLD_REASON[hold.type]
         known = blocking.get(reason, ends)  # two holds of one type (case and borrower): the later end
         blocking[reason] = None if known is None or ends is None else max(known, ends)
@@ -211,7 +210,7 @@ def _counts_as_call(contact: PastContact) -> bool:
 
 
 def _check(values: dict, given: set[str], *, prefix: str) -> None:
-    """InvalidInput naming each setting in `values` that is wrong; `given` says which were set here."""
+    """InvalidInput naming each setting in `values` that is wrong; `given`: the settings set by this change."""
     errors: dict[str, list[str]] = {}
     if zone_named(values["timezone_default"]) is None:
         errors["timezone_default"] = ["is not an IANA time zone name (like America/Chicago)"]
@@ -223,11 +222,11 @@ def _check(values: dict, given: set[str], *, prefix: str) -> None:
             errors[name] = ["must be a whole number"]
         elif values[name] < 0:
             errors[name] = ["must be 0 or more"]
-    if not errors.keys() & {"window_start", "window_end"} and values["window_start"] >= values["window_end"]:
-        # blame the setting this change made: a bank that moves only its start is told about its start
-        name = "window_start" if "window_end" not in given else "window_end"
-        other = "window_end" if name == "window_start" else "window_start"
-        order = "before" if name == "window_start" else "after"
-        errors[name] = [f"must be {order} {other} ({values[other]:%H:%M})"]
+    start, end = values["window_start"], values["window_end"]
+    if not errors.keys() & {"window_start", "window_end"} and start >= end:
+        if "window_end" in given:
+            errors["window_end"] = [f"must be after window_start ({start:%H:%M})"]
+        else:  # a bank that moves only its start is told about its start
+            errors["window_start"] = [f"must be before window_end ({end:%H:%M})"]
     if errors:
         raise InvalidInput("Invalid contact policy", {prefix + name: messages for name, messages in errors.items()})
