@@ -27,8 +27,8 @@ from pathlib import Path
 import psutil
 import psycopg
 import requests
-from sqlalchemy.engine import make_url
 
+from bench import servers as bench_servers
 from bench.servers import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,23 +38,16 @@ COLUMNS = "case_id, bank_code, borrower_name, loan_amount, due_amount, days_past
 MB = 1024 * 1024
 
 
-def fresh_database(server_url: str) -> tuple[str, str]:
+def fresh_database(server_url: str, name: str = DATABASE) -> tuple[str, str]:
     """A new, migrated database with the bench admin; (SQLAlchemy URL, libpq DSN)."""
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
+    database_url, dsn = bench_servers.fresh_database(server_url, name)
     from domain import users
     from store.engine import get_engine
-    from store.migrate import upgrade
     from store.uow import UnitOfWork
 
-    upgrade(database_url)
     with UnitOfWork(get_engine(database_url)) as uow:
         users.create_user(uow, email=ADMIN, name="Bench Admin", password=PASSWORD, role=users.Role.ADMIN)
-    return database_url, make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return database_url, dsn
 
 
 def generate(rows: int, folder: Path) -> Path:

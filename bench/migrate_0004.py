@@ -20,9 +20,9 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
-from bench.servers import servers
+from bench.servers import fresh_database, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "dcoe_bench_migrate_0004"
@@ -30,18 +30,6 @@ COLUMNS = ("case_id, bank_code, borrower_name, loan_amount, due_amount, days_pas
            "status, amount_recovered, resolved_at")
 
 
-def fresh_database(server_url: str) -> tuple[str, str]:
-    """A new database at revision 0003; (SQLAlchemy URL, libpq DSN)."""
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
-    from store.migrate import upgrade
-
-    upgrade(database_url, "0003")
-    return database_url, make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def load_cases(dsn: str, n: int, resolved_every: int) -> Counter:
@@ -103,7 +91,7 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=8, help="how many of the slowest statements to list")
     args = parser.parse_args()
     server_url, _ = servers("migrate")
-    database_url, dsn = fresh_database(server_url)
+    database_url, dsn = fresh_database(server_url, DATABASE, revision="0003")
     started = time.perf_counter()
     kinds = load_cases(dsn, args.cases, args.resolved_every)
     print(f"{args.cases:,} cases at 0003 ({', '.join(f'{n:,} {kind}' for kind, n in sorted(kinds.items()))}), "

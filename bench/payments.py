@@ -32,9 +32,8 @@ from pathlib import Path
 
 import psycopg
 import requests
-from sqlalchemy.engine import make_url
 
-from bench.ingest import ADMIN, MB, PASSWORD, PeakRss, system
+from bench.ingest import ADMIN, MB, PASSWORD, PeakRss, fresh_database, system
 from bench.servers import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,23 +52,6 @@ REFERENCE_UPDATE = """
 """
 
 
-def create_database(server_url: str) -> tuple[str, str]:
-    """A fresh, migrated bench database with the bench admin: (SQLAlchemy URL, libpq DSN)."""
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    from domain import users
-    from store.engine import get_engine
-    from store.migrate import upgrade
-    from store.uow import UnitOfWork
-
-    database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
-    upgrade(database_url)
-    with UnitOfWork(get_engine(database_url)) as uow:
-        users.create_user(uow, email=ADMIN, name="Bench Admin", password=PASSWORD, role=users.Role.ADMIN)
-    return database_url, url.set(drivername="postgresql", database=DATABASE).render_as_string(hide_password=False)
 
 
 def generate(rows: int, folder: Path, *options: str) -> Path:
@@ -156,7 +138,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
     args = parser.parse_args()
     server_url, redis_url = servers("payments")
-    database_url, dsn = create_database(server_url)
+    database_url, dsn = fresh_database(server_url, DATABASE)
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min average, {os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory(prefix="bench-payments-") as folder:
         path = generate(args.rows, Path(folder))

@@ -39,9 +39,8 @@ from pathlib import Path
 
 import psycopg
 import requests
-from sqlalchemy.engine import make_url
 
-from bench.ingest import ADMIN, MB, PASSWORD, PeakRss, system
+from bench.ingest import ADMIN, MB, PASSWORD, PeakRss, fresh_database, system
 from bench.servers import servers
 
 DATABASE = "dcoe_bench_promises"
@@ -98,25 +97,16 @@ class Book:
 def create_database(server_url: str) -> tuple[str, str, dict[str, int]]:
     """A fresh, migrated bench database with the bench admin and one agent per team:
     (SQLAlchemy URL, libpq DSN, agent ids by team)."""
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    database_url, dsn = fresh_database(server_url, DATABASE)
     from domain import users
     from store.engine import get_engine
-    from store.migrate import upgrade
     from store.uow import UnitOfWork
 
-    database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
-    upgrade(database_url)
     with UnitOfWork(get_engine(database_url)) as uow:
-        users.create_user(uow, email=ADMIN, name="Bench Admin", password=PASSWORD, role=users.Role.ADMIN)
         agents = {team: users.create_user(uow, email=f"bench-{team}@example.com", name=f"{team} agent",
                                           password=PASSWORD, role=users.Role(role)).id
                   for team, role in AGENT_ROLES.items()}
-    return database_url, url.set(drivername="postgresql", database=DATABASE).render_as_string(
-        hide_password=False), agents
+    return database_url, dsn, agents
 
 
 def _cents(value: Decimal) -> Decimal:
