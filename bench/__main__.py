@@ -2,12 +2,14 @@
 
     python -m bench [--quick] [--only ingest,cases,...] [--output DIR]
 
-Runs bench/ingest.py at 10k, 100k and 1M rows, then bench/cases.py, bench/assign.py and
-bench/analytics.py at 1M cases (those that exist), each in its own process with `--json`, and
-writes DIR/BENCHMARKS.md (default docs/): the machine, a table of every figure, and a chart of
-ingestion time against file size (DIR/benchmarks-ingest.png). `--quick` runs small sizes into
-var/bench-quick/ to check the whole chain in a minute or two. Needs the `bench` extra
-(`pip install -e '.[bench]'`). The full run takes a quiet machine about half an hour.
+Runs bench/ingest.py at 10k, 100k and 1M rows, then bench/cases.py, bench/assign.py,
+bench/analytics.py, bench/payments.py, bench/promises.py and bench/lists.py at 1M cases (those
+that exist), each in its own process with `--json`, and writes DIR/BENCHMARKS.md (default
+docs/): the machine, a table of every figure, and a chart of ingestion time against file size
+(DIR/benchmarks-ingest.png). `--quick` runs small sizes into var/bench-quick/ to check the whole
+chain in a minute or two. Needs the `bench` extra (`pip install -e '.[bench]'`). The full run
+takes a quiet machine about an hour (bench/lists.py keeps its book in `bench_lists_1000000` for
+the next run).
 """
 from __future__ import annotations
 
@@ -31,12 +33,16 @@ OTHERS = {  # script: (full arguments, quick arguments)
     "assign": (["--cases", "1000000"], ["--cases", "5000"]),
     "analytics": (["--cases", "1000000"], ["--cases", "5000", "--refreshes", "2", "--gets", "50"]),
     "payments": (["--cases", "1000000", "--rows", "1000000"], ["--cases", "5000", "--rows", "5000"]),
+    "contacts": (["--cases", "200000", "--rows", "1000000", "--contacts", "10000000"],
+                 ["--cases", "2000", "--rows", "10000", "--contacts", "100000", "--requests", "50"]),
     "promises": (["--cases", "1000000", "--promises", "300000"],
                  ["--cases", "5000", "--promises", "1500", "--small", "500", "--history", "3500"]),
+    # the listing matrix writes its own table into docs/BENCHMARKS.md (kept by report() below)
+    "lists": (["--cases", "1000000", "--reuse", "--write-docs"], ["--cases", "20000", "--requests", "5"]),
 }
 UPLOAD = "upload -> succeeded (new cases)"  # the figures bench/ingest.py reports
-REUPLOAD = "re-upload -> succeeded (refreshes)"
-COPY = "bare COPY (typed, unique case_id + 1 index)"
+REUPLOAD = "re-upload -> succeeded (unchanged)"
+COPY = "bare COPY into LIKE cases_processed INCLUDING ALL"  # the honest reference
 CHART = "benchmarks-ingest.png"
 
 
@@ -167,7 +173,21 @@ def report(runs: list[Run], info: dict, *, quick: bool, started: datetime, secon
     lines += ["## Every figure", ""]
     for r in runs:
         lines += _figures_table(r)
-    return "\n".join(lines)
+    return "\n".join([*lines, *_kept_sections()])
+
+
+def _kept_sections() -> list[str]:
+    """The listing matrices bench/lists.py wrote into docs/BENCHMARKS.md (one per book size): too
+    wide for the figures table, so the file keeps them between their markers."""
+    path, kept, keeping = ROOT / "docs" / "BENCHMARKS.md", [], False
+    for line in (path.read_text().splitlines() if path.exists() else []):
+        keeping = keeping or line.startswith("<!-- bench.lists ")
+        if keeping:
+            kept.append(line)
+        if line.startswith("<!-- /bench.lists "):
+            keeping = False
+            kept.append("")
+    return ["", *kept] if kept else []
 
 
 def _ingest_table(ingests: list[Run]) -> list[str]:

@@ -105,8 +105,8 @@ def load_cases(dsn: str, n: int) -> None:
                            text=True)
     columns = "case_id, bank_code, borrower_name, loan_amount, due_amount, days_past_due, priority, region, team"
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE payments, promises, case_status_history, case_assignments, cases_processed, "
-                    "team_rotation RESTART IDENTITY")
+        cur.execute("TRUNCATE payments, promises, contacts, holds, case_status_history, case_assignments, "
+                    "cases_processed, team_rotation RESTART IDENTITY")
         with cur.copy(f"COPY cases_processed ({columns}) FROM STDIN") as copy:
             for row in csv.DictReader(gen.stdout):
                 dpd = int(row["days_past_due"])

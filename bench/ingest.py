@@ -1,18 +1,24 @@
-"""Benchmark of ingestion through HTTP (issue 2, acceptances 4 and 5).
+"""Benchmark of ingestion through HTTP, on books of 0, 1M and 5M cases already stored (issue 15).
 
-    python -m bench.ingest [--rows 1000000]
+    python -m bench.ingest [--rows 1000000] [--book 0] [--book 1000000 ...]   new rows, then again
+    python -m bench.ingest --delta --book 0 --book 1000000 --book 5000000     the daily delta
 
-Generates `bench/gen_cases.py N` into a temporary file; migrates a fresh database of its own;
-serves the API with gunicorn (2 sync workers, as `dcoe web` does) and runs one Celery worker on
-the ingest queue (-c 1, as `dcoe standalone` does); logs in as an admin created through the
-domain; times POST /api/cases/upload -> job succeeded for the file, then for the same file again
-(every row a refresh), sampling the RSS of every web and worker process meanwhile; and times a
-bare COPY of the same file into a table of the same shape (typed, unique case_id, one more
-index). Without DATABASE_URL/REDIS_URL it runs embedded servers under var/bench-ingest.
+For each book (`bench/books.py`, built once and kept; each run works on a fresh copy) it serves
+the API with gunicorn (2 sync workers, as `dcoe web` does) and runs one Celery worker on the
+ingest queue (-c 1, as `dcoe standalone` does), logs in as the book's admin and times POST
+/api/cases/upload -> job succeeded. Without --delta: a generated file of N new cases
+(`bench/gen_cases.py N`, numbered after the book's cases), then the same file again (nothing
+changes), sampling the RSS of every web and worker process meanwhile; then the honest reference
+of the same run: a bare COPY of the same rows (with their team, which the file does not carry)
+into `CREATE TABLE … (LIKE cases_processed INCLUDING ALL)` — the same columns, constraints and
+indexes as the real table. With --delta: the 10,000-row delta file (half new, half changed, 5 %
+moving team), and as its reference the bare COPY of its rows into such a table. Without
+DATABASE_URL/REDIS_URL it runs embedded servers under var/bench-ingest.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import socket
 import subprocess
@@ -28,18 +34,20 @@ import psutil
 import psycopg
 import requests
 
+from bench import books
 from bench import servers as bench_servers
 from bench.servers import servers
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "dcoe_bench_ingest"
-ADMIN, PASSWORD = "bench-admin@example.com", "bench-password"
-COLUMNS = "case_id, bank_code, borrower_name, loan_amount, due_amount, days_past_due, priority, region"
+ADMIN, PASSWORD = books.ADMIN, books.PASSWORD
+COLUMNS = "case_id, bank_code, borrower_name, loan_amount, due_amount, days_past_due, priority, region, team"
 MB = 1024 * 1024
+DATABASE = "dcoe_bench_ingest"
 
 
 def fresh_database(server_url: str, name: str = DATABASE) -> tuple[str, str]:
-    """A new, migrated database with the bench admin; (SQLAlchemy URL, libpq DSN)."""
+    """A new, migrated database with the bench admin; (SQLAlchemy URL, libpq DSN). (The other
+    benchmarks' database; this one works on copies of books.)"""
     database_url, dsn = bench_servers.fresh_database(server_url, name)
     from domain import users
     from store.engine import get_engine
@@ -50,11 +58,25 @@ def fresh_database(server_url: str, name: str = DATABASE) -> tuple[str, str]:
     return database_url, dsn
 
 
-def generate(rows: int, folder: Path) -> Path:
-    path = folder / f"cases-{rows}.csv"
+def generate(rows: int, folder: Path, start: int = 1) -> Path:
+    path = folder / f"cases-{rows}-from-{start}.csv"
     with path.open("wb") as out:
-        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_cases.py"), str(rows)], stdout=out, check=True)
+        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_cases.py"), str(rows), "--start", str(start)],
+                       stdout=out, check=True)
     return path
+
+
+def with_teams(path: Path) -> Path:
+    """The file's rows with the team their DPD routes them to (default bands): what the reference COPYs."""
+    from domain.routing import DEFAULT_BANDS, route
+
+    out_path = path.with_suffix(".teams.csv")
+    with path.open(newline="") as source, out_path.open("w", newline="") as out:
+        rows, writer = csv.reader(source), csv.writer(out, lineterminator="\n")
+        writer.writerow([*next(rows), "team"])
+        for row in rows:
+            writer.writerow([*row, route(int(row[5]), DEFAULT_BANDS).value])
+    return out_path
 
 
 @contextmanager
@@ -141,13 +163,10 @@ def ingest(base: str, headers: dict, path: Path) -> tuple[float, float, dict]:
 
 
 def bare_copy(dsn: str, path: Path) -> float:
-    """Seconds to COPY the file into a typed table with a unique case_id and one more index."""
+    """Seconds to COPY the rows (with their team) into a table LIKE cases_processed INCLUDING ALL."""
     with psycopg.connect(dsn) as conn:
-        conn.execute("CREATE TABLE bench_copy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                     "case_id text NOT NULL UNIQUE, bank_code text NOT NULL, borrower_name text NOT NULL, "
-                     "loan_amount numeric(14,2) NOT NULL, due_amount numeric(14,2) NOT NULL, "
-                     "days_past_due int NOT NULL, priority case_priority NOT NULL, region text NOT NULL)")
-        conn.execute("CREATE INDEX ON bench_copy (days_past_due)")
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        conn.execute("CREATE TABLE bench_copy (LIKE cases_processed INCLUDING ALL)")
         conn.commit()
         started = time.perf_counter()
         with path.open("rb") as data, conn.cursor().copy(
@@ -161,51 +180,108 @@ def bare_copy(dsn: str, path: Path) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
-    args = parser.parse_args()
-    server_url, redis_url = servers("ingest")
-    database_url, dsn = fresh_database(server_url)
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
-        path = generate(args.rows, Path(folder))
-        size = path.stat().st_size
-        print(f"{args.rows:,} rows, {size / MB:.1f} MB; load average before: %.2f %.2f %.2f" % os.getloadavg())
+def login(base: str) -> dict:
+    response = requests.post(f"{base}/api/auth/login", json={"email": ADMIN, "password": PASSWORD}, timeout=30)
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def new_rows(server_url: str, redis_url: str, book: int, rows: int, folder: Path) -> list[tuple[str, float, str]]:
+    """N new rows into a copy of the book, then the same file again, then the reference: the figures."""
+    path = generate(rows, folder, start=book + 1)
+    reference_rows = with_teams(path)
+    size = path.stat().st_size
+    print(f"\n{rows:,} new rows ({size / MB:.1f} MB) into a book of {book:,}; "
+          "load average before: %.2f %.2f %.2f" % os.getloadavg())
+    copy_name = f"{books.PREFIX}run"
+    database_url, dsn = books.copy_of(server_url, books.book(server_url, book), copy_name)
+    try:
         with system(database_url, redis_url) as (base, pids):
-            login = requests.post(f"{base}/api/auth/login", json={"email": ADMIN, "password": PASSWORD}, timeout=30)
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            headers = login(base)
+            warm_up(base, headers, folder)
             sampler = PeakRss(pids)
             sampler.start()
             first = ingest(base, headers, path)
             second = ingest(base, headers, path)
             peak = sampler.stop()
-        copy = bare_copy(dsn, path)
+        copy = bare_copy(dsn, reference_rows)
+    finally:
+        books.drop(server_url, copy_name)
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    report(args.rows, copy, first, second, peak)
+    report(rows, copy, [("upload -> succeeded (new cases)", first), ("re-upload -> succeeded (unchanged)", second)])
+    print(f"peak RSS: web process {peak['web'] / MB:.0f} MB (limit 200), worker process {peak['worker'] / MB:.0f} MB "
+          "(limit 300)")
+    on = f" [book {book:,}]"
+    return [(REFERENCE + on, copy, "s"), (UPLOAD + on, first[1], "s"),
+            ("re-upload -> succeeded (unchanged)" + on, second[1], "s"),
+            ("peak RSS of a web process" + on, peak["web"] / MB, "MB"),
+            ("peak RSS of the worker" + on, peak["worker"] / MB, "MB"), ("file size", size / MB, "MB")]
+
+
+def warm_up(base: str, headers: dict, folder: Path) -> None:
+    """One upload of one case first: a worker in service has run jobs before (imports, connections,
+    compiled statements); the file measured should not pay for the first job of a new process."""
+    path = folder / "warm-up.csv"
+    path.write_text(",".join(books.HEADER) + "\nWARM-UP-1,HDFC,Warm Up,1.00,1.00,1,Low,North\n")
+    ingest(base, headers, path)
+
+
+def delta(server_url: str, redis_url: str, book: int, folder: Path) -> list[tuple[str, float, str]]:
+    """The daily delta into a copy of the book, and the reference: the figures."""
+    path = books.delta_file(folder / f"delta-{book}.csv", book)
+    copy_name = f"{books.PREFIX}run"
+    database_url, dsn = books.copy_of(server_url, books.book(server_url, book), copy_name)
+    try:
+        with system(database_url, redis_url) as (base, _):
+            headers = login(base)
+            warm_up(base, headers, folder)
+            job = ingest(base, headers, path)
+        copy = bare_copy(dsn, with_teams(path))
+    finally:
+        books.drop(server_url, copy_name)
+    print(f"\nthe 10,000-row delta into a book of {book:,}")
+    report(10_000, copy, [("delta upload -> succeeded", job)])
+    on = f" [book {book:,}]"
+    return [("bare COPY of the delta" + on, copy, "s"), ("delta upload -> succeeded" + on, job[1], "s")]
+
+
+REFERENCE = "bare COPY into LIKE cases_processed INCLUDING ALL"
+UPLOAD = "upload -> succeeded (new cases)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--book", type=int, action="append", help="cases already stored (repeatable; default 0)")
+    parser.add_argument("--delta", action="store_true", help="the 10,000-row delta file instead of N new rows")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE (read by python -m bench)")
+    args = parser.parse_args()
+    server_url, redis_url = servers("ingest")
+    figures: list = []
+    file_mb = 0.0
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        for book in args.book or [0]:
+            if args.delta:
+                figures += delta(server_url, redis_url, book, Path(folder))
+            else:
+                figures += new_rows(server_url, redis_url, book, args.rows, Path(folder))
+                file_mb = figures[-1][1]
     if args.json:
         from bench.figures import save
 
-        save(args.json, "ingest", {"rows": args.rows, "file_mb": round(size / MB, 1)}, [
-            ("bare COPY (typed, unique case_id + 1 index)", copy, "s"),
-            ("upload -> succeeded (new cases)", first[1], "s"),
-            ("re-upload -> succeeded (refreshes)", second[1], "s"),
-            ("peak RSS of a web process", peak["web"] / MB, "MB"),
-            ("peak RSS of the worker", peak["worker"] / MB, "MB")])
+        save(args.json, "ingest", {"rows": 10_000 if args.delta else args.rows, "file_mb": round(file_mb, 1),
+                                   "books": args.book or [0]},
+             [(name.replace(" [book 0]", ""), value, unit) for name, value, unit in figures])
 
 
-def report(rows: int, copy: float, first, second, peak: dict[str, int]) -> None:
-    print(f"\n{'measurement':<44}{'seconds':>9}{'rows/s':>12}{'x bare COPY':>13}")
-    print(f"{'bare COPY (typed, unique case_id + 1 index)':<44}{copy:>9.2f}{rows / copy:>12,.0f}{1:>13.2f}")
-    runs = (("upload -> succeeded (new cases)", first), ("re-upload -> succeeded (refreshes)", second))
+def report(rows: int, copy: float, runs: list) -> None:
+    print(f"\n{'measurement':<52}{'seconds':>9}{'rows/s':>12}{'x reference':>13}")
+    print(f"{REFERENCE:<52}{copy:>9.2f}{rows / copy:>12,.0f}{1:>13.2f}")
     for name, (posted, total, job) in runs:
-        print(f"{name:<44}{total:>9.2f}{rows / total:>12,.0f}{total / copy:>13.2f}")
+        print(f"{name:<52}{total:>9.2f}{rows / total:>12,.0f}{total / copy:>13.2f}")
         worked = datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
-        print(f"{'   of which the POST (file stored)':<44}{posted:>9.2f}")
-        print(f"{'   of which the worker (started -> finished)':<44}{worked.total_seconds():>9.2f}")
-        print(f"{'   result':<44}   {({k: v for k, v in job['result'].items() if k != 'errors_sample'})}")
-    print(f"\npeak RSS: web process {peak['web'] / MB:.0f} MB (limit 200), worker process {peak['worker'] / MB:.0f} MB "
-          "(limit 300)")
+        print(f"{'   of which the POST (file stored)':<52}{posted:>9.2f}")
+        print(f"{'   of which the worker (started -> finished)':<52}{worked.total_seconds():>9.2f}")
+        print(f"{'   result':<52}   {({k: v for k, v in job['result'].items() if k != 'errors_sample'})}")
 
 
 if __name__ == "__main__":

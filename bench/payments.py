@@ -33,6 +33,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from bench.in_process import NoProgress
 from bench.ingest import ADMIN, MB, PASSWORD, PeakRss, fresh_database, system
 from bench.servers import servers
 
@@ -71,8 +72,8 @@ def fresh_book(dsn: str, cases: int) -> None:
     gen = subprocess.Popen([sys.executable, str(ROOT / "bench" / "gen_cases.py"), str(cases)], stdout=subprocess.PIPE,
                            text=True)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE payments, promises, ingest_errors, case_status_history, case_assignments, "
-                    "cases_processed RESTART IDENTITY")
+        cur.execute("TRUNCATE payments, promises, contacts, holds, ingest_errors, case_status_history, "
+                    "case_assignments, cases_processed RESTART IDENTITY")
         with cur.copy(f"COPY cases_processed ({CASE_COLUMNS}, team) FROM STDIN") as copy:
             for row in csv.reader(gen.stdout):
                 if row[0] != "case_id":
@@ -194,14 +195,6 @@ def main() -> None:
 
 # ---- --steps: where an in-process run's time goes -----------------------------------------------
 
-class _Progress:
-    def advance(self, done: int, *, force: bool = False) -> None:
-        pass
-
-    def set_total(self, total: int | None) -> None:
-        pass
-
-
 def _timed_statements(seconds: Counter) -> None:
     """Add up the wall time of each statement sent (labelled by its first words) and of each COPY batch."""
     from sqlalchemy import Connection
@@ -257,7 +250,7 @@ def steps(database_url: str, dsn: str, files: list[tuple[str, Path]]) -> None:
         seconds.clear()
         started = time.perf_counter()
         with UnitOfWork(engine) as uow:
-            result = apply_payments_file(job, uow, _Progress())
+            result = apply_payments_file(job, uow, NoProgress())
             uow.commit()
         total = time.perf_counter() - started
         print(f"\n{run}: {total:.2f} s   {({k: v for k, v in result.items() if k != 'errors_sample'})}")

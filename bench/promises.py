@@ -139,8 +139,8 @@ def load_book(dsn: str, agents: dict[str, int], *, cases: int, promises: int, hi
             payment_out.writerow((case_pk, bank, f"PB-{book.payments}", amount, at.date(), rnd.choice(METHODS),
                                   agent, at.isoformat()))
 
-        cur.execute("TRUNCATE payments, promises, case_status_history, case_assignments, cases_processed "
-                    "RESTART IDENTITY")
+        cur.execute("TRUNCATE payments, promises, contacts, holds, case_status_history, case_assignments, "
+                    "cases_processed RESTART IDENTITY")
         with cur.copy(f"COPY cases_processed ({CASE_COLUMNS}) FROM STDIN") as copy:
             for case_pk, case in enumerate(rows(cases, SEED, 1), start=1):
                 team = route(case["days_past_due"]).value

@@ -8,13 +8,14 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from client.api import DEFAULT_URL, Client, ClientError
 
-UNITS = {"ingest": "rows", "assign": "cases"}
+UNITS = {"ingest": "bytes", "assign": "cases"}  # an ingest job counts the bytes of its file read
 
 
 def connection(command):
@@ -128,11 +129,13 @@ def _finish(client: Client, job: dict) -> dict:
 class ProgressLine:
     """A job's progress as a bar on one line of stderr; on a pipe, one line per change."""
 
-    def __init__(self, unit: str, width: int = 30, stream=None):
+    def __init__(self, unit: str, width: int = 30, stream=None, clock=time.monotonic):
         self.unit, self.width = unit, width
         self.stream = stream or click.get_text_stream("stderr")
         self.live = self.stream.isatty()
         self.last = ""
+        self.clock = clock
+        self.first: tuple[float, int] | None = None  # (when, done) of the first report of a running job
 
     def __call__(self, job: dict) -> None:
         text = self.render(job)
@@ -152,12 +155,31 @@ class ProgressLine:
             return f"{job['state']:<9} {done:,} {self.unit}"
         filled = self.width * min(done, total) // total
         bar = "#" * filled + "-" * (self.width - filled)
-        return f"{job['state']:<9} [{bar}] {done:,}/{total:,} {self.unit} {100 * done // total:3d}%"
+        amount = (f"{_megabytes(done)}/{_megabytes(total)} MB" if self.unit == "bytes"
+                  else f"{done:,}/{total:,} {self.unit}")
+        return f"{job['state']:<9} [{bar}] {amount} {100 * done // total:3d}%{self._left(job['state'], done, total)}"
+
+    def _left(self, state: str, done: int, total: int) -> str:
+        """The time left at the rate seen since the job started running (after a second of it)."""
+        if state != "running":
+            return ""
+        now = self.clock()
+        if self.first is None:
+            self.first = (now, done)
+        since, done_then = self.first
+        if now - since < 1 or done <= done_then or done >= total:
+            return ""
+        left = (now - since) * (total - done) / (done - done_then)
+        return f" {int(left) // 60}:{int(left) % 60:02d} left"
 
     def close(self) -> None:
         if self.live and self.last:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1_000_000:,.1f}"
 
 
 def _count(progress: dict) -> str:

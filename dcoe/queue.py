@@ -13,6 +13,7 @@ TASK_FOR_JOB = {
     JobType.ANALYTICS: ("analytics.refresh", "default"),
     JobType.PAYMENTS: ("payments.run", "ingest"),
     JobType.PROMISES: ("promises.evaluate", "default"),
+    JobType.CONTACTS: ("contacts.run", "ingest"),  # a dialer's log: a file job like the payments file
 }
 
 # Publishing must fail fast when the broker is down: the job is already stored and the

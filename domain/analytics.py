@@ -19,7 +19,8 @@ cells into every figure of the contract:
 - collecting: the ledger and the promises over the last COLLECTING_WINDOW_DAYS to as_of (see
   `collecting_window`): payments not reversed paid in the window (count, amount); promises open
   now; promises closed kept / partial / broken in the window, and kept_rate = kept / (kept +
-  partial + broken), null when none closed so (no data is not a rate of 0).
+  partial + broken), null when none closed so (no data is not a rate of 0); contacts, holds and
+  policy violations in the window (domain.contact_figures).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from domain.cases import OPEN_STATUSES, CaseStatus
+from domain.contact_figures import ContactTotals, contact_figures
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.payments import Payment
 from domain.promises import Promise, PromiseStatus
@@ -123,6 +125,7 @@ class PromiseTotals:
 
 NO_PAYMENTS = PaymentTotals(count=0, amount=Decimal(0))
 NO_PROMISES = PromiseTotals(open=0, closed={})
+NO_CONTACTS = ContactTotals()
 
 
 def collecting_window(as_of: datetime) -> Window:
@@ -149,10 +152,11 @@ def promised_in(window: Window, promises: Iterable[Promise]) -> PromiseTotals:
 
 
 def summarize(cells: list[Cell], agents: list[Agent], as_of: datetime, *,
-              payments: PaymentTotals = NO_PAYMENTS, promises: PromiseTotals = NO_PROMISES) -> dict:
+              payments: PaymentTotals = NO_PAYMENTS, promises: PromiseTotals = NO_PROMISES,
+              contacts: ContactTotals = NO_CONTACTS) -> dict:
     """Every figure of the summary, JSON-ready (money as strings with two decimals).
 
-    `payments` and `promises` are the store's totals over `collecting_window(as_of)`.
+    `payments`, `promises` and `contacts` are the store's totals over `collecting_window(as_of)`.
     """
     resolved = [c for c in cells if c.status is CaseStatus.RESOLVED]
     open_cells = [c for c in cells if c.status in OPEN_STATUSES]
@@ -176,7 +180,7 @@ def summarize(cells: list[Cell], agents: list[Agent], as_of: datetime, *,
         "total_recovered": _money(recovered),
         "recovery_rate": float(recovered / due) if due else 0.0,
         "aging": {label: _count(c for c in open_cells if c.bucket == label) for label, _ in AGING_BUCKETS},
-        "collecting": _collecting(payments, promises),
+        "collecting": {**_collecting(payments, promises), **contact_figures(contacts, _rate)},
     }
 
 
@@ -228,7 +232,8 @@ def refresh_summary(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     window = collecting_window(as_of)
     summary = summarize(uow.analytics.cells(uow.assignment.bands(), AGING_BUCKETS), uow.analytics.agents(), as_of,
                         payments=uow.analytics.payment_totals(window.first_day, window.last_day),
-                        promises=uow.analytics.promise_totals(closed_after=window.start, closed_until=window.end))
+                        promises=uow.analytics.promise_totals(closed_after=window.start, closed_until=window.end),
+                        contacts=uow.analytics.contact_totals(after=window.start, until=window.end))
     progress.advance(1, force=True)  # checkpoint: a refresh cancelled by now stores nothing
     uow.analytics.add_snapshot(summary, as_of=as_of, job_id=job.id)
     uow.analytics.prune_snapshots(before=as_of - SNAPSHOT_RETENTION)

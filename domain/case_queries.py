@@ -1,6 +1,7 @@
 """Reading cases: one case, its history, and the filtered, keyset-paginated listing."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -36,8 +37,14 @@ def _timestamp(value) -> datetime:
     return moment
 
 
-# sortable field -> how its value is read back from a cursor
-SORT_FIELDS = {"id": _integer, "due_amount": _money, "days_past_due": _integer, "updated_at": _timestamp}
+def _priority(value) -> Priority:
+    return Priority(value)
+
+
+# sortable field -> how its value is read back from a cursor. Priority sorts by rank (Low <
+# Medium < High < Critical), the order of the database enum, not alphabetically.
+SORT_FIELDS = {"id": _integer, "due_amount": _money, "days_past_due": _integer, "updated_at": _timestamp,
+               "created_at": _timestamp, "priority": _priority}
 SORTS = [f"{sign}{name}" for name in SORT_FIELDS for sign in ("", "-")]
 
 
@@ -62,7 +69,9 @@ class CaseSort:
     def cursor_key(self, case: Case) -> list:
         """The position after `case`, as JSON-ready values: [sort, sort value, id]."""
         value = getattr(case, self.field)
-        if isinstance(value, datetime):
+        if isinstance(value, Priority):
+            value = value.value
+        elif isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
@@ -97,6 +106,18 @@ class CaseFilter:
     max_dpd: int | None = None
     case_id_prefix: str | None = None
     promise: PromiseStatus | None = None  # the status of the case's latest promise
+    on_hold: bool | None = None  # an active hold covers the case or its borrower
+    borrower: str | None = None  # words of the borrower's name, all of them, any order, any case or accent
+    borrower_ref: str | None = None  # the bank's customer id
+
+    def fixes_assignee(self) -> bool:
+        """The filter names one assignee (an agent, or nobody): the agent's queue indexes serve it."""
+        return self.assigned_to is not None or self.unassigned is True
+
+
+def borrower_words(text: str) -> list[str]:
+    """The words of a name as the borrower filter matches them: letters and digits, any case."""
+    return re.findall(r"[^\W_]+", text)
 
 
 # the statuses `promise=` filters by (a cancelled promise is the agent's, not the borrower's, doing)
@@ -108,6 +129,8 @@ def scoped_filter(case_filter: CaseFilter, viewer: Viewer) -> CaseFilter:
     if case_filter.min_dpd is not None and case_filter.max_dpd is not None \
             and case_filter.min_dpd > case_filter.max_dpd:
         raise InvalidInput("min_dpd is greater than max_dpd", {"min_dpd": ["must not exceed max_dpd"]})
+    if case_filter.borrower is not None and not borrower_words(case_filter.borrower):
+        raise InvalidInput("borrower holds no word", {"borrower": ["give at least one word of the name"]})
     if case_filter.unassigned and case_filter.assigned_to is not None:
         raise InvalidInput("unassigned=true contradicts assigned_to",
                            {"unassigned": ["cannot be combined with assigned_to"]})
@@ -129,6 +152,17 @@ def get_case(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> Case:
     case = uow.cases.get(case_pk)
     if case is None or not may_handle(viewer, case):
         raise NotFound(f"case {case_pk} not found")
+    return case
+
+
+def locked_case(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> Case:
+    """The case, locked until commit, for a change the viewer makes: NotFound when there is none,
+    Forbidden when it is not the viewer's (agents change only their own cases)."""
+    case = uow.cases.get(case_pk, for_update=True)
+    if case is None:
+        raise NotFound(f"case {case_pk} not found")
+    if not may_handle(viewer, case):
+        raise Forbidden(f"case {case_pk} is not assigned to you")
     return case
 
 

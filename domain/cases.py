@@ -48,6 +48,8 @@ class HistoryKind(str, enum.Enum):
     ASSIGNMENT = "assignment"
     PAYMENT = "payment"  # a payment (to: its amount) or its reversal (from: its amount)
     PROMISE = "promise"  # a promise taken (to: open) or closed (from: open, to: how)
+    CONTACT = "contact"  # a contact recorded (to: "channel direction: outcome")
+    HOLD = "hold"  # a hold placed (to: its type) or lifted (from: its type)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Case:
     borrower_ref: str | None = None  # the bank's customer id
     timezone: str | None = None  # IANA name; None: the contact policy's default
     promise: Promise | None = None  # the open promise to pay
+    on_hold: bool = False  # an active hold covers the case or its borrower
 
     @property
     def balance(self) -> Decimal:

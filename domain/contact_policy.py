@@ -156,12 +156,7 @@ def decide(policy: ContactPolicy, contacts: Iterable[PastContact], holds: Iterab
     that hour; and so API.md counts the days after a conversation (D … D+6). Checking each call
     against the seven days ending on its day keeps any seven consecutive days within the limit.
     """
-    zone = zone_named(timezone or policy.timezone_default)
-    if zone is None:
-        raise InvalidInput("Unknown time zone", {"timezone": [f"{timezone!r} is not an IANA time zone name"]})
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidInput("A time without offset", {"at": ["must carry a UTC offset"]})
-    history = [contact for contact in contacts if contact.at <= at]
+    zone, history = _setting(policy, contacts, timezone, at)
     holds = tuple(holds)
     blocking = _blocking(policy, history, holds, zone, channel, at)
     reasons = tuple(sorted(blocking, key=_ORDER.__getitem__))
@@ -174,6 +169,27 @@ def decide(policy: ContactPolicy, contacts: Iterable[PastContact], holds: Iterab
         instant = max(blocking.values())
         blocking = _blocking(policy, history, holds, zone, channel, instant)
     return Decision(not reasons, reasons, instant)
+
+
+def violations(policy: ContactPolicy, contacts: Iterable[PastContact], holds: Iterable[ActiveHold],
+               timezone: str | None, channel: Channel, direction: Direction, at: datetime) -> tuple[Reason, ...]:
+    """The rules a contact that happened at `at` broke, in Reason order: `decide`'s reasons for an
+    outbound one (`contacts`: the case's others; `holds`: those active at `at`), none for an
+    inbound one — the borrower's own call breaks no rule of the collector's."""
+    if direction is Direction.INBOUND:
+        return ()
+    zone, history = _setting(policy, contacts, timezone, at)
+    return tuple(sorted(_blocking(policy, history, tuple(holds), zone, channel, at), key=_ORDER.__getitem__))
+
+
+def _setting(policy, contacts, timezone, at):
+    """The borrower's zone and the contacts made by `at`; InvalidInput for an unknown zone or a naive `at`."""
+    zone = zone_named(timezone or policy.timezone_default)
+    if zone is None:
+        raise InvalidInput("Unknown time zone", {"timezone": [f"{timezone!r} is not an IANA time zone name"]})
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput("A time without offset", {"at": ["must carry a UTC offset"]})
+    return zone, [contact for contact in contacts if contact.at <= at]
 
 
 def _blocking(policy, history, holds, zone, channel, at) -> dict[Reason, datetime | None]:

@@ -7,10 +7,12 @@ class DomainError(Exception):
 
     title = "Request cannot be processed"
 
-    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None):
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None,
+                 members: dict[str, object] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.members = members or {}  # problem+json extension members (JSON values), e.g. a 409's reasons
 
 
 class InvalidInput(DomainError):

@@ -27,3 +27,10 @@ class PromisesChanged(Event):
     """Promises were taken, cancelled or closed: the summary's promise figures may have moved."""
 
     reason: str  # "taken", "cancelled", "evaluated"
+
+
+@dataclass(frozen=True)
+class CollectingChanged(Event):
+    """Contacts were recorded or holds placed or lifted: the summary's collecting figures may have moved."""
+
+    reason: str  # "contact", "hold", "hold lifted", "pauses ended", "dialer log"

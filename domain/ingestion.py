@@ -23,6 +23,7 @@ from domain.events import CasesChanged
 from domain.job_runner import Progress
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.read_ahead import ReadAhead
+from domain.readers import json_text
 from domain.routing import route
 from domain.stores import IngestStore, Stager
 from domain.unit_of_work import UnitOfWork
@@ -31,7 +32,6 @@ ERRORS_SAMPLE_SIZE = 100
 ERRORS_CSV_HEADER = ("line", "case_id", "field", "message")
 ERRORS_FIELD_ORDER = [case_rules.ROW, *case_rules.ALL_COLUMNS]
 RELEASE_REASON = "DPD now routes the case to {team}"
-EXTRA_FIELDS = "_extra"  # where a CSV row's fields beyond the header go in its raw record
 _BATCH_ROWS = 10_000  # rows staged per round trip; progress (a cancel checkpoint) is reported per batch
 _REQUIRED = len(case_rules.COLUMNS)  # a row's values: the required columns, then the optional ones
 
@@ -62,7 +62,9 @@ def start_upload(uow: UnitOfWork, *, body: BinaryIO, fmt: str, filename: str | N
         raise InvalidInput("the uploaded file is empty", {"file": ["is empty"]})
     uow.uploads.finish(upload_id, size_bytes=size, chunks=count)
     job.params["size_bytes"] = size
-    uow.jobs.set_params(job.id, job.params)
+    if job_type is JobType.INGEST:  # its progress counts the file's bytes read: the total is known now
+        job.progress_total = size
+    uow.jobs.set_params(job.id, job.params, progress_total=job.progress_total)
     return submit(uow, job, enqueue), True
 
 
@@ -95,22 +97,25 @@ def ingest_upload(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     route_days = lru_cache(maxsize=4096)(lambda days: route(days, bands).value)
     store = uow.ingest
     try:
-        with uow.uploads.open(upload.id) as stream:
+        with uow.uploads.open(upload.id) as stored:
+            stream = readers.Counted(stored)
             records = readers.open_records(upload.media_type, stream)
             if records.columns is not None:
-                keys, pick = _csv_columns(records.columns)
-                rows = partial(_csv_rows, records.rows, pick, keys, route_days)
+                pick = _csv_columns(records.columns)
+                rows = partial(_csv_rows, records, pick, len(records.columns), route_days)
             else:
-                keys, rows = [], partial(_json_rows, records.rows, route_days)
-            total = _stage(store, job.id, keys, rows, progress)
+                rows = partial(_json_rows, records.rows, route_days)
+            progress.set_total(upload.size_bytes)
+            total = _stage(store, job.id, rows, progress, stream)
     except (readers.UnreadableFile, UnicodeDecodeError) as exc:
         raise unreadable_failure(uow, upload.id, exc) from None
     store.reject_duplicates(job.id, case_rules.DUPLICATE_MESSAGE)
     store.keep_errors(job.id)
-    progress.set_total(total)  # also a cancel checkpoint before cases change
+    progress.advance(upload.size_bytes, force=True)  # every byte read; also a cancel checkpoint before cases change
     store.serialize_writers()
     # an assignment run updates the same open cases in its own order: take turns, never deadlock
     uow.assignment.serialize_runs()
+    store.match_cases()
     released = 0
     if store.lock_moving_cases():
         released = store.release_moving_cases(job.id, open_statuses=[s.value for s in OPEN_STATUSES],
@@ -130,20 +135,24 @@ def ingest_upload(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     }
 
 
-def _stage(store: IngestStore, job_id: uuid.UUID, keys: list[str], rows: Callable, progress: Progress) -> int:
-    """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
+def _stage(store: IngestStore, job_id: uuid.UUID, rows: Callable, progress: Progress,
+           stream: readers.Counted) -> int:
+    """Stage the rows in batches, the next batch read while the last is stored; returns the count.
+
+    Progress is the file's bytes read (its total, the upload's size, is known from the start).
+    """
     done = 0
-    with store.staging(job_id, keys) as stager, ReadAhead(readers.batched(rows(stager), _BATCH_ROWS)) as ahead:
+    with store.staging(job_id) as stager, ReadAhead(readers.batched(rows(stager), _BATCH_ROWS)) as ahead:
         for batch in ahead:
             stager.add(batch)
             done += len(batch)
-            progress.advance(done)
-    progress.advance(done, force=True)
+            progress.advance(stream.count)
+    progress.advance(stream.count, force=True)
     return done
 
 
-def _csv_columns(header: list[str]) -> tuple[list[str], Callable]:
-    """The raw-record keys of a CSV file and a picker of the case columns; a bad header fails the job."""
+def _csv_columns(header: list[str]) -> Callable:
+    """A picker of the case columns of a CSV file's rows; a bad header fails the job."""
     columns = case_rules.map_columns(header)
     if columns.missing:
         raise JobFailed("Missing columns", f"the header has no column {', '.join(columns.missing)} "
@@ -151,7 +160,7 @@ def _csv_columns(header: list[str]) -> tuple[list[str], Callable]:
                                            f"optionally {', '.join(case_rules.OPTIONAL_COLUMNS)})")
     if columns.duplicated:
         raise JobFailed("Ambiguous columns", f"the header names {', '.join(columns.duplicated)} more than once")
-    return _unique_names(header), _picker(columns.positions)
+    return _picker(columns.positions)
 
 
 def _picker(positions: tuple) -> Callable:
@@ -165,38 +174,37 @@ def _picker(positions: tuple) -> Callable:
     return lambda row: [None if p is None else row[p] for p in positions]
 
 
-def _csv_rows(rows, pick, keys: list[str], route_days, stage: Stager) -> Iterator[tuple]:
-    width = len(keys)
-    for line, row in rows:
+def _csv_rows(records: readers.Records, pick, width: int, route_days, stage: Stager) -> Iterator[tuple]:
+    text = records.last_text
+    for line, row in records.rows:
         if len(row) < width:
             row = row + [None] * (width - len(row))
         if len(row) > width:
             checked = check_row(pick(row))
             problems = [*checked.problems, case_rules.field_count(len(row), width)]
-            record = {**dict(zip(keys, row)), EXTRA_FIELDS: row[width:]}
-            yield stage.rejected(line, checked.case_id, problems, record=record)
+            yield stage.rejected(line, checked.case_id, problems, text())
         elif (checked := check_row(pick(row))).case is not None:
-            yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), row)
+            yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), text())
         else:
-            yield stage.rejected(line, checked.case_id, checked.problems, row)
+            yield stage.rejected(line, checked.case_id, checked.problems, text())
 
 
 def _json_rows(rows, route_days, stage: Stager) -> Iterator[tuple]:
     keys_of = lru_cache(maxsize=256)(_json_keys)  # objects of one file mostly share their keys
     for line, value in rows:
         if isinstance(value, readers.Unreadable):
-            yield stage.rejected(line, None, case_rules.unreadable(value.reason).problems, record=value.text)
+            yield stage.rejected(line, None, case_rules.unreadable(value.reason).problems, value.text)
         elif not isinstance(value, dict):
-            yield stage.rejected(line, None, case_rules.not_an_object().problems, record=value)
+            yield stage.rejected(line, None, case_rules.not_an_object().problems, json_text(value))
         else:
             keys, duplicated = keys_of(tuple(value))
             checked = check_row(_json_values(value, keys))
             if duplicated:
-                yield stage.rejected(line, checked.case_id, [*checked.problems, duplicated], record=value)
+                yield stage.rejected(line, checked.case_id, [*checked.problems, duplicated], json_text(value))
             elif checked.case is not None:
-                yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), record=value)
+                yield stage.accepted(line, checked.case, route_days(checked.case.days_past_due), json_text(value))
             else:
-                yield stage.rejected(line, checked.case_id, checked.problems, record=value)
+                yield stage.rejected(line, checked.case_id, checked.problems, json_text(value))
 
 
 
@@ -219,18 +227,6 @@ def _json_values(value: dict, keys: tuple) -> list:
         if values[position] is None and keys[position] is not None:
             values[position] = case_rules.CLEARED
     return values
-
-
-def _unique_names(header: list[str]) -> list[str]:
-    """Header names made unique for the raw record ("note", "note" -> "note", "note (2)")."""
-    names: list[str] = []
-    for name in header:
-        unique, n = name, 1
-        while unique in names:
-            n += 1
-            unique = f"{name} ({n})"
-        names.append(unique)
-    return names
 
 
 def unreadable_failure(uow: UnitOfWork, upload_id: int, exc: Exception) -> JobFailed:

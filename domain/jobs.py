@@ -21,6 +21,7 @@ class JobType(str, enum.Enum):
     ANALYTICS = "analytics"
     PAYMENTS = "payments"
     PROMISES = "promises"
+    CONTACTS = "contacts"
 
 
 class JobState(str, enum.Enum):

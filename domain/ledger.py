@@ -11,8 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from domain.case_queries import get_case
-from domain.cases import Case, may_handle
+from domain.case_queries import get_case, locked_case
+from domain.cases import Case
 from domain.errors import Conflict, Forbidden, NotFound
 from domain.events import CasesChanged
 from domain.payments import Payment, PaymentMethod, check_payment, is_same_payment
@@ -32,7 +32,7 @@ def record_payment(uow: UnitOfWork, case_pk: int, viewer: Viewer, *, amount: Dec
     a conflict.
     """
     reference = reference.strip()  # as the payments file reads it: one reference, however it was typed
-    case = _locked_case(uow, case_pk, viewer)
+    case = locked_case(uow, case_pk, viewer)
     earlier = uow.payments.by_reference(case.bank_code, reference)
     if earlier is not None:
         return _sent_again(earlier, case, amount), False
@@ -72,15 +72,6 @@ def list_payments(uow: UnitOfWork, case_pk: int, viewer: Viewer, *, after_id: in
     may not see the case."""
     get_case(uow, case_pk, viewer)
     return uow.payments.list(case_pk, after_id=after_id, limit=limit)
-
-
-def _locked_case(uow: UnitOfWork, case_pk: int, viewer: Viewer) -> Case:
-    case = uow.cases.get(case_pk, for_update=True)
-    if case is None:
-        raise NotFound(f"case {case_pk} not found")
-    if not may_handle(viewer, case):
-        raise Forbidden(f"case {case_pk} is not assigned to you")
-    return case
 
 
 def _sent_again(earlier: Payment, case: Case, amount: Decimal) -> Payment:

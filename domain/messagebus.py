@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from domain import analytics
-from domain.events import CasesChanged, Event, PromisesChanged
+from domain.events import CasesChanged, CollectingChanged, Event, PromisesChanged
 from domain.jobs import Enqueue
 from domain.unit_of_work import UnitOfWork
 
@@ -28,7 +28,7 @@ class Dependencies:
     first_in_window: Callable[[str, int], bool]  # true for the first call naming a window
 
 
-def refresh_summary_soon(event: CasesChanged | PromisesChanged, deps: Dependencies) -> None:
+def refresh_summary_soon(event: CasesChanged | PromisesChanged | CollectingChanged, deps: Dependencies) -> None:
     """What the summary counts changed: refresh it once the debounce window closes."""
     with deps.unit_of_work() as uow:
         analytics.debounced_refresh(uow, deps.enqueue_later, deps.first_in_window)
@@ -38,6 +38,7 @@ Handler = Callable[[Event, Dependencies], None]
 HANDLERS: dict[type[Event], tuple[Handler, ...]] = {
     CasesChanged: (refresh_summary_soon,),
     PromisesChanged: (refresh_summary_soon,),
+    CollectingChanged: (refresh_summary_soon,),
 }
 
 

@@ -12,10 +12,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from domain.case_queries import get_case
+from domain.case_queries import get_case, locked_case
 from domain.cases import may_handle
 from domain.errors import Conflict, Forbidden, NotFound
 from domain.events import PromisesChanged
+from domain.hold_book import lift_ended_pauses
+from domain.holds import STOPS_PROMISES
 from domain.jobs import Enqueue, Job, JobType, new_job, submit
 from domain.promises import Promise, PromiseStatus, PromiseTerms, check_promise
 from domain.viewer import Viewer
@@ -31,13 +33,13 @@ EVALUATED = (PromiseStatus.KEPT, PromiseStatus.PARTIAL, PromiseStatus.BROKEN)
 def take_promise(uow: UnitOfWork, case_pk: int, viewer: Viewer, *, amount: Decimal, due_date: date,
                  today: date, terms: PromiseTerms) -> Promise:
     """The borrower promises to pay `amount` by `due_date`; a case has at most one open promise."""
-    case = uow.cases.get(case_pk, for_update=True)
-    if case is None:
-        raise NotFound(f"case {case_pk} not found")
-    if not may_handle(viewer, case):
-        raise Forbidden(f"case {case_pk} is not assigned to you")
+    case = locked_case(uow, case_pk, viewer)
     if case.promise is not None:
         raise _already_open(case_pk, case.promise.id)
+    stopping = sorted(hold.type.value for hold in uow.holds.covering(case) if hold.type in STOPS_PROMISES)
+    if stopping:
+        raise Conflict(f"case {case_pk} is on hold ({', '.join(stopping)}): no promise may be taken",
+                       {"_": [f"the case is on a {kind} hold" for kind in stopping]})
     check_promise(amount=amount, due_date=due_date, balance_due=case.balance, today=today, terms=terms)
     promise = uow.promises.add(case, amount=amount, due_date=due_date, by=viewer.user_id)
     if promise is None:  # promises_one_open_key: another one was taken since the case was read
@@ -95,6 +97,7 @@ def evaluate_promises(job: Job, uow: UnitOfWork, progress: Progress, *, terms: P
     as_of = date.fromisoformat(job.params["as_of"])
     progress.set_total(1)
     closed = uow.promises.close_decided(as_of, grace_days=terms.grace_days, kept_percent=terms.kept_percent)
+    lift_ended_pauses(uow, as_of)  # a pause lasts through its `until` day
     progress.advance(1, force=True)  # checkpoint: a job cancelled by now closes nothing
     if any(closed.values()):
         uow.record(PromisesChanged("evaluated"))

@@ -19,7 +19,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import BinaryIO
@@ -30,6 +30,7 @@ CSV, JSON, NDJSON = "csv", "json", "ndjson"
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = b" \t\r\n"
+_MAX_DEPTH = 64  # deeper JSON is summarized rather than recursed into
 
 
 class UnreadableFile(Exception):
@@ -48,6 +49,31 @@ class Unreadable:
 class Records:
     columns: list[str] | None  # the CSV header as received; None for JSON (keys vary by object)
     rows: Iterator[tuple[int, object]]  # (line, record)
+    # CSV: the text of the record `rows` gave last, as received (quoted line ends included, the
+    # record's own line end not); None for JSON
+    last_text: Callable[[], str] | None = None
+
+
+class _KeptLines:
+    """The lines of a text, each kept until `take`: the csv reader asks for exactly the lines of
+    one record, so after it returns a record they are that record's text."""
+
+    def __init__(self, text: io.TextIOWrapper):
+        self._text = text
+        self._kept: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        keep = self._kept.append
+        for line in self._text:
+            keep(line)
+            yield line
+
+    def take(self) -> str:
+        text = self._kept[0] if len(self._kept) == 1 else "".join(self._kept)
+        self._kept.clear()
+        if text.endswith("\n"):
+            return text[:-2] if text.endswith("\r\n") else text[:-1]
+        return text[:-1] if text.endswith("\r") else text
 
 
 def open_records(fmt: str, stream: BinaryIO) -> Records:
@@ -61,6 +87,33 @@ def open_records(fmt: str, stream: BinaryIO) -> Records:
     raise ValueError(f"unknown format {fmt!r}")
 
 
+class Counted(io.BufferedReader):
+    """A binary stream that counts the bytes read from it (`count`; read ahead by a buffer at most)."""
+
+    def __init__(self, stream: BinaryIO, buffer_size: int = 64 * 1024):
+        self._counter = _Counter(stream)
+        super().__init__(self._counter, buffer_size=buffer_size)
+
+    @property
+    def count(self) -> int:
+        return self._counter.count
+
+
+class _Counter(io.RawIOBase):
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
 def _text(stream: BinaryIO) -> io.TextIOWrapper:
     # newline="": records keep their own line ends, so quoted CR/LF survive and lines count right
     return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
@@ -68,23 +121,26 @@ def _text(stream: BinaryIO) -> io.TextIOWrapper:
 
 def _csv_records(stream: BinaryIO) -> Records:
     # strict: a broken quote blurs where records end, so it fails the file rather than guess
-    reader = csv.reader(_text(stream), strict=True)
+    lines = _KeptLines(_text(stream))
+    reader = csv.reader(lines, strict=True)
     try:
         header = next((row for row in reader if row), None)
     except csv.Error as exc:
         raise UnreadableFile(f"line {reader.line_num}: {exc}") from None
     if header is None:
         raise UnreadableFile("the file has no header row")
-    return Records(header, _csv_rows(reader, header))
+    lines.take()
+    return Records(header, _csv_rows(reader, lines), lines.take)
 
 
-def _csv_rows(reader, header: list[str]) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(reader, lines: _KeptLines) -> Iterator[tuple[int, list[str]]]:
     end = reader.line_num
     try:
         for row in reader:
             start, end = end + 1, reader.line_num
             if row:  # a blank line is not a record
                 yield start, row
+            lines.take()  # the record's text, if its consumer did not take it
     except csv.Error as exc:
         raise UnreadableFile(f"the record starting on line {end + 1}: {exc}") from None
 
@@ -222,3 +278,20 @@ def batched(rows: Iterator, size: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
+
+
+def json_text(value, depth: int = 0) -> str:
+    """JSON text of a parsed value; Decimal numbers are written exactly as they were parsed."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if depth >= _MAX_DEPTH:
+        return json.dumps(f"(nested deeper than {_MAX_DEPTH} levels; not kept)")
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json_text(str(k))}:{json_text(v, depth + 1)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(json_text(v, depth + 1) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)

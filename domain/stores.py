@@ -9,9 +9,9 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import BinaryIO, Protocol
 
@@ -19,6 +19,10 @@ from domain.analytics import Agent, Cell, PaymentTotals, PromiseTotals
 from domain.assignment import Assignment, Candidate
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import Case, CaseStatus, HistoryEntry
+from domain.contact_figures import ContactTotals
+from domain.contact_policy import ActiveHold, ContactPolicy, HoldType, PastContact, Reason
+from domain.contacts import Contact, NewContact, RecordedLog
+from domain.holds import Hold, HoldScope
 from domain.jobs import Job, JobState
 from domain.payments import LedgerOutcome, Payment, PaymentMethod
 from domain.promises import Promise, PromiseStatus
@@ -55,8 +59,8 @@ class JobStore(Protocol):
     def add_once(self, job: Job, idempotency_key: str) -> bool:
         """Store the job unless its creator already used the key; True when stored."""
 
-    def set_params(self, job_id: uuid.UUID, params: dict) -> None:
-        """Replace the job's params."""
+    def set_params(self, job_id: uuid.UUID, params: dict, *, progress_total: int | None = None) -> None:
+        """Replace the job's params (and its progress total when given)."""
 
     def get(self, job_id: uuid.UUID, *, for_update: bool = False) -> Job | None:
         """The job, optionally locked until commit; None when there is none."""
@@ -134,20 +138,18 @@ class UploadStore(Protocol):
 
 
 class Stager(Protocol):
-    def accepted(self, line_no: int, case: Sequence, team: str, raw_values: list | None = None,
-                 record: object = None) -> tuple:
-        """The staging row of a valid case."""
+    def accepted(self, line_no: int, case: Sequence, team: str, text: str) -> tuple:
+        """The staging row of a valid case; `text` is the row as received."""
 
-    def rejected(self, line_no: int, case_id: str | None, problems: Sequence, raw_values: list | None = None,
-                 record: object = None) -> tuple:
-        """The staging row of a rejected row."""
+    def rejected(self, line_no: int, case_id: str | None, problems: Sequence, text: str) -> tuple:
+        """The staging row of a rejected row; `text` is the row as received."""
 
     def add(self, rows: list[tuple]) -> None:
         """Stage a batch of rows."""
 
 
 class IngestStore(Protocol):
-    def staging(self, job_id: uuid.UUID, raw_keys: list[str]) -> AbstractContextManager[Stager]:
+    def staging(self, job_id: uuid.UUID) -> AbstractContextManager[Stager]:
         """The job's staging area and a loader of batches into it."""
 
     def reject_duplicates(self, job_id: uuid.UUID, message: str) -> None:
@@ -158,6 +160,9 @@ class IngestStore(Protocol):
 
     def rejected_count(self) -> int:
         """Staged rows that were rejected."""
+
+    def match_cases(self) -> int:
+        """Find the stored case of each accepted row (after `serialize_writers`); returns how many."""
 
     def lock_moving_cases(self) -> int:
         """Lock the stored cases the file routes to another team; returns how many."""
@@ -245,6 +250,9 @@ class AnalyticsStore(Protocol):
 
     def promise_totals(self, *, closed_after: datetime, closed_until: datetime) -> PromiseTotals:
         """Promises open now, and those closed after closed_after up to closed_until, per status."""
+
+    def contact_totals(self, *, after: datetime, until: datetime) -> ContactTotals:
+        """Contacts made and holds placed in (after, until]: the summary's contact figures."""
 
     def add_snapshot(self, summary: dict, *, as_of: datetime, job_id: uuid.UUID | None) -> None:
         """Store a computed summary."""
@@ -341,3 +349,92 @@ class PaymentFileStore(Protocol):
 
     def duplicate_count(self) -> int:
         """Rows that were payments already recorded."""
+
+
+class DialerLogStore(Protocol):
+    """A dialer's log, set-based (store/dialer_logs.py), in the job's transaction."""
+
+    def staging(self) -> AbstractContextManager[None]:
+        """The file's staging area, filled by `stage` inside the block."""
+
+    def stage(self, rows: list[tuple]) -> None:
+        """Stage a batch of checked rows: (line, case_id, channel, direction, outcome, at, note,
+        right_party, problem fields, problem messages), the problems None for a valid row."""
+
+    def lock_cases(self) -> int:
+        """Match the valid rows' case_ids to cases and lock those, in id order; returns how many."""
+
+    def set_policies(self, policy_for: Callable[[str], ContactPolicy]) -> builtins.list[str]:
+        """Give each locked case its bank's policy (`policy_for(bank_code)`); returns the time zones
+        of those cases (or of their banks' defaults) that the database does not know."""
+
+    def record(self, *, lookback: timedelta, job_id: uuid.UUID, created_by: int | None) -> RecordedLog:
+        """Record the valid rows of the locked cases that are no duplicates (of a stored contact or
+        an earlier line) as reported contacts, each outbound one with the rules of its case's policy
+        it broke (`contact_policy.violations`, judged with the stored contacts from `lookback` before
+        the case's first row and the holds active at its `at`)."""
+
+    def place_holds(self, holds: Sequence[tuple], *, by: int | None) -> int:
+        """Place each (case_pk, hold type, scope, reason) in order, unless one of that type and scope
+        is active already; returns how many were placed."""
+
+    def keep_errors(self, job_id: uuid.UUID, *, unknown_case: str) -> None:
+        """Keep every problem of every rejected row (and each row of an unknown case_id) as a row
+        error of the job."""
+
+
+class ContactStore(Protocol):
+    """The contact log (store/contacts.py)."""
+
+    def add(self, case: Case, contact: NewContact, *, at: datetime, violations: Sequence[Reason], reported: bool,
+            by: int | None) -> Contact | None:
+        """Record the contact at `at`; None (nothing written) when the same one (case, at, channel,
+        direction, outcome) is recorded already."""
+
+    def find(self, case_pk: int, contact: NewContact, *, at: datetime) -> Contact | None:
+        """The recorded contact of the case with that instant, channel, direction and outcome."""
+
+    def now(self) -> datetime:
+        """The database's clock at this instant (not the transaction's start)."""
+
+    def gate_inputs(self, case: Case, *, since: datetime, until: datetime) -> tuple[builtins.list[PastContact],
+                                                                                  builtins.list[ActiveHold]]:
+        """What the policy gate reads: the case's contacts with `since` ≤ at ≤ `until`, and the holds
+        on the case or its borrower active at `until`."""
+
+    def list(self, case_pk: int, *, after: tuple[datetime, int] | None, limit: int) -> builtins.list[Contact]:
+        """The case's contacts by (at, id), after the keyset `after`."""
+
+
+class HoldStore(Protocol):
+    """Holds on cases and borrowers (store/holds.py)."""
+
+    def add(self, case: Case, *, hold_type: HoldType, scope: HoldScope, reason: str, until: date | None,
+            by: int | None) -> Hold | None:
+        """Place a hold; None (nothing written) when one of that type and scope is active already."""
+
+    def get(self, hold_id: int) -> Hold | None:
+        """The hold; None when there is none."""
+
+    def lift(self, hold_id: int, *, by: int | None, reason: str) -> Hold | None:
+        """Lift the hold now; None (nothing written) when it was lifted already."""
+
+    def covering(self, case: Case) -> builtins.list[Hold]:
+        """The active holds on the case or its borrower."""
+
+    def list(self, case: Case, *, active: bool | None, after_id: int | None, limit: int) -> builtins.list[Hold]:
+        """The holds on the case or its borrower in id order, after `after_id`; only the active
+        (or only the lifted) ones when `active` is given."""
+
+    def lift_ended_pauses(self, as_of: date) -> int:
+        """Lift every active pause whose `until` is before `as_of`; how many."""
+
+
+class ContactPolicyStore(Protocol):
+    """The contact policy's settings (store/contact_policy.py)."""
+
+    def get(self) -> dict | None:
+        """The stored settings document; None when none was ever set."""
+
+    def put(self, document: dict, *, by: int | None) -> None:
+        """Store the settings document in place of the last one."""

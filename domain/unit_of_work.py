@@ -12,6 +12,10 @@ from domain.stores import (
     AnalyticsStore,
     AssignmentStore,
     CaseStore,
+    ContactPolicyStore,
+    ContactStore,
+    DialerLogStore,
+    HoldStore,
     IngestStore,
     JobStore,
     PaymentFileStore,
@@ -55,6 +59,18 @@ class UnitOfWork(Protocol):
 
     @property
     def payment_files(self) -> PaymentFileStore: ...
+
+    @property
+    def contacts(self) -> ContactStore: ...
+
+    @property
+    def dialer_logs(self) -> DialerLogStore: ...
+
+    @property
+    def holds(self) -> HoldStore: ...
+
+    @property
+    def contact_policy(self) -> ContactPolicyStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -10,12 +10,24 @@ from sqlalchemy.types import Text
 
 from domain.analytics import Agent, Cell, PaymentTotals, PromiseTotals
 from domain.cases import CaseStatus
+from domain.contact_figures import ContactTotals
+from domain.contact_policy import Direction, HoldType
 from domain.jobs import JobType
 from domain.promises import PromiseStatus
 from domain.routing import Band
 from domain.users import TEAM_OF_ROLE, Role, Team
 from store import locks
-from store.tables import UNFINISHED, analytics_snapshots, cases_processed, jobs, payments, promises, users
+from store.tables import (
+    UNFINISHED,
+    analytics_snapshots,
+    cases_processed,
+    contacts,
+    holds,
+    jobs,
+    payments,
+    promises,
+    users,
+)
 
 _AGENT_ROLES = [role.value for role, team in TEAM_OF_ROLE.items() if team is not None]
 
@@ -97,6 +109,23 @@ class AnalyticsStore:
         rows = self.conn.execute(union_all(open_now, closed)).all()
         return PromiseTotals(open=sum(row.n for row in rows if not row.closed),
                              closed={PromiseStatus(row.status): row.n for row in rows if row.closed})
+
+    def contact_totals(self, *, after: datetime, until: datetime) -> ContactTotals:
+        """The window's contacts (an index-only range scan of contacts_at_idx) and holds placed
+        (holds_created_idx), in one round trip."""
+        ct, h = contacts.c, holds.c
+        outbound = ct.direction == Direction.OUTBOUND.value
+        figures = select(
+            func.count().filter(outbound).label("attempts"),
+            func.count().filter(outbound, ct.right_party).label("right_party"),
+            func.count().filter(func.cardinality(ct.policy_violations) > 0).label("violations"),
+        ).where(ct.at > after, ct.at <= until).subquery()
+        placed = select(h.type.cast(Text).label("type"), func.count().label("n")) \
+            .where(h.created_at > after, h.created_at <= until).group_by(h.type).subquery()
+        row = self.conn.execute(select(figures, select(func.json_object_agg(placed.c.type, placed.c.n))
+                                       .scalar_subquery().label("holds"))).one()
+        return ContactTotals(attempts=row.attempts, right_party=row.right_party, violations=row.violations,
+                             holds={HoldType(kind): n for kind, n in (row.holds or {}).items()})
 
     def add_snapshot(self, summary: dict, *, as_of: datetime, job_id: uuid.UUID | None) -> None:
         self.conn.execute(insert(analytics_snapshots).values(as_of=as_of, job_id=job_id, summary=summary))

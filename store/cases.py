@@ -1,13 +1,15 @@
 """Processed cases: read one (optionally locked), list with keyset pagination, change status, history."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select, text, true, tuple_, update
+from sqlalchemy import Connection, func, insert, select, text, true, update
 
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import Case, CaseStatus, HistoryEntry, HistoryKind, Priority
 from domain.promises import Promise, PromiseStatus
 from domain.users import Team
 from domain.workflow import StatusChange
+from store import case_listing
+from store.holds import case_on_hold
 from store.tables import case_status_history, cases_processed, promises
 
 _c = cases_processed.c
@@ -25,7 +27,8 @@ _open_promise = (
     .limit(1)
     .lateral("open_promise")
 )
-_CASES = select(cases_processed, *_open_promise.c).select_from(cases_processed.outerjoin(_open_promise, true()))
+_CASES = (select(cases_processed, *_open_promise.c, case_on_hold().label("on_hold"))
+          .select_from(cases_processed.outerjoin(_open_promise, true())))
 
 
 def _to_promise(row) -> Promise | None:
@@ -43,7 +46,7 @@ def _to_case(row) -> Case:
         priority=Priority(row.priority), region=row.region, team=Team(row.team), status=CaseStatus(row.status),
         assigned_to=row.assigned_to, amount_recovered=row.amount_recovered, version=row.version,
         created_at=row.created_at, updated_at=row.updated_at, resolved_at=row.resolved_at,
-        borrower_ref=row.borrower_ref, timezone=row.timezone, promise=_to_promise(row),
+        borrower_ref=row.borrower_ref, timezone=row.timezone, promise=_to_promise(row), on_hold=row.on_hold,
     )
 
 
@@ -81,6 +84,20 @@ _HISTORY = """
         SELECT closed_at, closed_by, 'promise', 'open', status::text,
                coalesce(cancel_reason, 'paid ' || paid::text || ' of ' || amount::text), 3, id
         FROM promises WHERE case_pk = :case_pk AND closed_at IS NOT NULL
+        UNION ALL
+        SELECT created_at, created_by, 'contact', NULL,
+               channel::text || ' ' || direction::text || ': ' || outcome::text,
+               concat_ws('; ', CASE WHEN reported THEN 'reported, at ' || at::text END,
+                         CASE WHEN policy_violations <> '{}'
+                              THEN 'policy: ' || array_to_string(policy_violations, ', ') END,
+                         'override: ' || override_reason, note), 1, id
+        FROM contacts WHERE case_pk = :case_pk
+        UNION ALL
+        SELECT created_at, created_by, 'hold', NULL, type::text, scope::text || ' hold: ' || reason, 2, id
+        FROM holds WHERE case_pk = :case_pk
+        UNION ALL
+        SELECT lifted_at, lifted_by, 'hold', type::text, NULL, 'lifted: ' || lift_reason, 2, id
+        FROM holds WHERE case_pk = :case_pk AND lifted_at IS NOT NULL
     ) entries
     ORDER BY at, seq, id
 """
@@ -96,39 +113,12 @@ def _to_entry(row) -> HistoryEntry:
                         comment=row.comment)
 
 
-def _conditions(f: CaseFilter) -> list:
-    equal = {"assigned_to": f.assigned_to, "bank_code": f.bank_code, "region": f.region,
-             "status": f.status and f.status.value, "team": f.team and f.team.value,
-             "priority": f.priority and f.priority.value}
-    conditions = [_c[name] == value for name, value in equal.items() if value is not None]
-    if f.unassigned is not None:
-        conditions.append(_c.assigned_to.is_(None) if f.unassigned else _c.assigned_to.is_not(None))
-    if f.min_dpd is not None:
-        conditions.append(_c.days_past_due >= f.min_dpd)
-    if f.max_dpd is not None:
-        conditions.append(_c.days_past_due <= f.max_dpd)
-    if f.case_id_prefix:
-        conditions.append(_c.case_id.startswith(f.case_id_prefix, autoescape=True))
-    if f.promise is not None:
-        conditions.append(_latest_promise_is(f.promise))
-    return conditions
-
-
-def _latest_promise_is(status: PromiseStatus):
-    """The case's latest promise has this status: one probe of promises_case_idx, read backwards,
-    per case the listing walks. A probe, not a join: a semi-join would walk the promises of every
-    case before a deep page."""
-    latest = select(_pr.status).where(_pr.case_pk == _c.id).order_by(_pr.id.desc()).limit(1).scalar_subquery()
-    return latest == status.value
-
-
-def _keyset(sort: CaseSort, after: tuple):
-    """Rows strictly after `after` in sort order, as one row comparison an index can range-scan."""
-    value, last_id = after
-    if sort.field == "id":
-        return _c.id < last_id if sort.descending else _c.id > last_id
-    here, there = tuple_(_c[sort.field], _c.id), tuple_(value, last_id)
-    return here < there if sort.descending else here > there
+def listing_query(case_filter: CaseFilter, sort: CaseSort, *, after: tuple | None, limit: int):
+    """The page's cases with their open promise: the page's ids (case_listing) joined back."""
+    page = case_listing.page_ids(case_filter, sort, after=after, limit=limit)
+    return (select(cases_processed, *_open_promise.c, case_on_hold().label("on_hold"))
+            .select_from(page.join(cases_processed, page.c.id == _c.id).outerjoin(_open_promise, true()))
+            .order_by(*case_listing.order(sort)))
 
 
 class CaseStore:
@@ -144,13 +134,7 @@ class CaseStore:
 
     def list(self, case_filter: CaseFilter, sort: CaseSort, *, after: tuple | None, limit: int) -> list[Case]:
         """Filtered cases in sort order (then id, same direction), after the keyset `after`."""
-        conditions = _conditions(case_filter)
-        if after is not None:
-            conditions.append(_keyset(sort, after))
-        columns = [_c.id] if sort.field == "id" else [_c[sort.field], _c.id]
-        order = [col.desc() if sort.descending else col.asc() for col in columns]
-        query = _CASES.where(*conditions).order_by(*order).limit(limit)
-        return [_to_case(row) for row in self.conn.execute(query)]
+        return [_to_case(row) for row in self.conn.execute(listing_query(case_filter, sort, after=after, limit=limit))]
 
     def apply_status_change(self, case_pk: int, change: StatusChange, *, by: int | None) -> Case:
         """Write the change (new version) and its history entry; the caller holds the row lock.

@@ -17,8 +17,11 @@ def get_engine(database_url: str) -> Engine:
             engine = _engines[database_url] = create_engine(
                 database_url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800,
                 hide_parameters=True,  # bound values (emails, comments) never reach a log line
-                # every timestamp leaves the database in UTC; an unreachable server fails fast
-                connect_args={"options": "-c TimeZone=UTC", "connect_timeout": 5},
+                # every timestamp leaves the database in UTC; an unreachable server fails fast; a
+                # statement psycopg has prepared is still planned for its values (a listing's best
+                # plan depends on its status, agent or prefix: a generic plan is the trap)
+                connect_args={"options": "-c TimeZone=UTC -c plan_cache_mode=force_custom_plan",
+                              "connect_timeout": 5},
             )
         return engine
 

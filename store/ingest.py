@@ -27,26 +27,46 @@ _SET_CHANGED = ", ".join(f"{c} = {value}" for c, value in _REFRESHED.items())
 _CHANGED = (f"({', '.join(f'p.{c}' for c in _REFRESHED)}) "
             f"IS DISTINCT FROM ({', '.join(_REFRESHED.values())})")
 _INSERTED = {**{c: f"s.{c}" for c in _CASE_COLUMNS}, **_STORED}
+# A file of fewer accepted rows than the book's cases / LOOKUP_RATIO finds its cases by the case_id
+# index, one lookup a row; a bigger one lets PostgreSQL hash or merge the whole table. Without the
+# choice, the planner hashed 1M stored cases for a 10,000-row file (≈ 0.3-0.8 s a statement): its
+# costs put a seq scan of the table below 10,000 random index probes (docs/ingestion.md, plans).
+LOOKUP_RATIO = 10
 
 
 class IngestStore:
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._by_lookups = False
 
     @contextmanager
-    def staging(self, job_id: uuid.UUID, raw_keys: list[str]) -> Iterator[Stager]:
-        """The job's staging tables (dropped at commit) and a loader of batches into them.
-
-        `raw_keys` name the positional raw values of a CSV row (none for JSON: rows carry a record).
-        """
+    def staging(self, job_id: uuid.UUID) -> Iterator[Stager]:
+        """The job's staging table (dropped at commit) and a loader of batches into it and cases_raw."""
         self.conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window and joins that follow
-        stager = Stager(self.conn, job_id, raw_keys)
+        stager = Stager(self.conn, job_id)
         stager.create_tables()
         try:
             yield stager
         finally:
             stager.close()
         self.conn.exec_driver_sql(f"ANALYZE {STAGING}")
+        staged, book = self.conn.exec_driver_sql(
+            f"SELECT (SELECT count(*) FROM {STAGING} WHERE error_fields IS NULL), "
+            "(SELECT reltuples FROM pg_class WHERE oid = 'cases_processed'::regclass)").one()
+        self._by_lookups = staged * LOOKUP_RATIO < book
+
+    @contextmanager
+    def _joined_to_cases(self) -> Iterator[None]:
+        """Around a statement joining the staged rows to `cases_processed`: index lookups for a
+        small file (hash and merge joins off), the planner's choice for a big one."""
+        if not self._by_lookups:
+            yield
+            return
+        self.conn.exec_driver_sql("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        try:
+            yield
+        finally:
+            self.conn.exec_driver_sql("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on")
 
     def reject_duplicates(self, job_id: uuid.UUID, message: str) -> None:
         """Reject each row whose case_id appeared on an earlier line ('{line}' in `message` = that line)."""
@@ -78,17 +98,36 @@ class IngestStore:
         """Staged rows that were rejected."""
         return self.conn.execute(text(f"SELECT count(*) FROM {STAGING} WHERE error_fields IS NOT NULL")).scalar_one()
 
+    def match_cases(self) -> int:
+        """Find the stored case of each accepted row, once: `ingest_known` holds those rows with the
+        case's id and whether the file moves it to another team. Returns how many.
+
+        Run after `serialize_writers`: no other file changes a team or inserts a case until commit.
+        The steps that follow reach the stored cases by their id from this table, so a small file
+        makes one pass of case_id lookups, not one per step.
+        """
+        with self._joined_to_cases():
+            count = self.conn.execute(text(f"""
+                CREATE TEMP TABLE ingest_known ON COMMIT DROP AS
+                SELECT s.line_no, p.id, p.team <> s.team AS moving, {", ".join(f"s.{c}" for c in _CASE_COLUMNS[1:])},
+                       {", ".join(f"s.{c}" for c in OPTIONAL_COLUMNS)}
+                FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
+                WHERE s.error_fields IS NULL
+            """)).rowcount
+        self.conn.exec_driver_sql("ANALYZE ingest_known")
+        return count
+
     def lock_moving_cases(self) -> int:
-        """Lock the stored cases this file routes to another team; returns how many.
+        """Lock the stored cases this file routes to another team (found by `match_cases`); returns how many.
 
         Held until commit, so no assignment run hands one of them out in the meantime.
         """
-        return self.conn.execute(text(f"""
-            SELECT count(*) FROM (
-                SELECT 1 FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
-                WHERE s.error_fields IS NULL AND p.team <> s.team
-                FOR UPDATE OF p) moving
-        """)).scalar_one()
+        with self._joined_to_cases():
+            return self.conn.execute(text("""
+                SELECT count(*) FROM (
+                    SELECT 1 FROM ingest_known k JOIN cases_processed p ON p.id = k.id
+                    WHERE k.moving ORDER BY p.id FOR UPDATE OF p) moving
+            """)).scalar_one()
 
     def release_moving_cases(self, job_id: uuid.UUID, *, open_statuses: list[str], reason: str) -> int:
         """Release the open, assigned cases that move team (locked by `lock_moving_cases`).
@@ -96,12 +135,12 @@ class IngestStore:
         `reason` is the history comment, '{team}' standing for the new team. Returns how many.
         Their version moves once, when `refresh_cases` writes the new team.
         """
-        return release_cases(self.conn, f"""
+        with self._joined_to_cases():
+            return release_cases(self.conn, """
             SELECT p.id, p.status AS status_before,
-                   replace(:reason, '{{team}}', s.team::text) AS reason
-            FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
-            WHERE s.error_fields IS NULL AND p.team <> s.team
-              AND p.assigned_to IS NOT NULL AND p.status = ANY(CAST(:open AS case_status[]))
+                   replace(:reason, '{team}', k.team::text) AS reason
+            FROM ingest_known k JOIN cases_processed p ON p.id = k.id
+            WHERE k.moving AND p.assigned_to IS NOT NULL AND p.status = ANY(CAST(:open AS case_status[]))
         """, {"open": open_statuses, "reason": reason}, by=None, job_id=job_id, touch=False)
 
     def serialize_writers(self) -> None:
@@ -119,26 +158,22 @@ class IngestStore:
         Rows equal to the stored case are left alone: re-uploading a file rewrites nothing. An
         optional column the row did not send keeps its stored value.
         """
-        return self.conn.execute(text(f"""
+        with self._joined_to_cases():
+            return self.conn.execute(text(f"""
             UPDATE cases_processed p
             SET {_SET_CHANGED}, version = p.version + 1, updated_at = statement_timestamp(), last_job_id = :job_id
-            FROM {STAGING} s
-            WHERE s.case_id = p.case_id AND s.error_fields IS NULL AND {_CHANGED}
+            FROM ingest_known s
+            WHERE p.id = s.id AND {_CHANGED}
         """), {"job_id": job_id}).rowcount
 
     def insert_cases(self, job_id: uuid.UUID) -> int:
-        """Insert the accepted rows whose case_id is new; returns how many.
+        """Insert the accepted rows whose case_id is new (not in `ingest_known`); returns how many.
 
-        The known case_ids are found first, by a statement of their own: an anti-join against the
-        table being inserted into can be planned as a nested loop over a table thought empty,
-        re-reading the growing table for every row. A plain INSERT is safe here, writers take
-        turns (`serialize_writers`), and it costs a quarter less than INSERT ... ON CONFLICT.
+        An anti-join against the table being inserted into can be planned as a nested loop over a
+        table thought empty, re-reading the growing table for every row: the known rows were found
+        by `match_cases` instead. A plain INSERT is safe here, writers take turns
+        (`serialize_writers`), and it costs a quarter less than INSERT ... ON CONFLICT.
         """
-        self.conn.execute(text(f"""
-            CREATE TEMP TABLE ingest_known ON COMMIT DROP AS
-            SELECT s.line_no FROM {STAGING} s JOIN cases_processed p ON p.case_id = s.case_id
-            WHERE s.error_fields IS NULL
-        """))
         return self.conn.execute(text(f"""
             INSERT INTO cases_processed ({", ".join(_INSERTED)}, last_job_id)
             SELECT {", ".join(_INSERTED.values())}, CAST(:job_id AS uuid) FROM {STAGING} s

@@ -52,9 +52,11 @@ class JobStore:
             )
         )
 
-    def set_params(self, job_id: uuid.UUID, params: dict) -> None:
-        """Replace the job's params (e.g. an upload's size, known once it is stored)."""
-        self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(params=params))
+    def set_params(self, job_id: uuid.UUID, params: dict, *, progress_total: int | None = None) -> None:
+        """Replace the job's params (e.g. an upload's size, known once it is stored), and its
+        progress total when given."""
+        values = {"params": params} if progress_total is None else {"params": params, "progress_total": progress_total}
+        self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
 
     def add_once(self, job: Job, idempotency_key: str) -> bool:
         """Store the job unless one with the same creator and key exists; True when stored."""

@@ -22,13 +22,18 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from domain.contact_policy import Channel, Direction, HoldType, Outcome
+from domain.holds import HoldScope
 from domain.jobs import JobState, JobType
 from domain.payments import PaymentMethod
 from domain.promises import PromiseStatus
+from store.name_words import NAME_WORDS
 
 metadata = MetaData()
+
+# the listing's sort fields, each with its index under a status and under an assignee (0006)
 
 Money = Numeric(14, 2)
 
@@ -42,6 +47,11 @@ job_state = Enum(*(s.value for s in JobState), name="job_state")
 UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 payment_method = Enum(*(m.value for m in PaymentMethod), name="payment_method")
 promise_status = Enum(*(s.value for s in PromiseStatus), name="promise_status")
+contact_channel = Enum(*(c.value for c in Channel), name="contact_channel")
+contact_direction = Enum(*(d.value for d in Direction), name="contact_direction")
+contact_outcome = Enum(*(o.value for o in Outcome), name="contact_outcome")
+hold_type = Enum(*(t.value for t in HoldType), name="hold_type")
+hold_scope = Enum(*(s.value for s in HoldScope), name="hold_scope")
 
 
 def _now():
@@ -125,7 +135,7 @@ cases_raw = Table(
     Column("job_id", UUID(as_uuid=True), primary_key=True),
     Column("line_no", Integer, primary_key=True),
     Column("case_id", Text),
-    Column("record", JSONB, nullable=False),  # the values as received, extra columns included
+    Column("record", Text, nullable=False),  # the row as received: a CSV record's text, a JSON element's text
     Column("accepted", Boolean, nullable=False),
 )
 
@@ -144,7 +154,7 @@ cases_processed = Table(
     "cases_processed",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("case_id", Text, nullable=False, unique=True),
+    Column("case_id", Text, nullable=False),
     Column("bank_code", Text, nullable=False),
     Column("borrower_name", Text, nullable=False),
     Column("loan_amount", Money, nullable=False),
@@ -165,13 +175,22 @@ cases_processed = Table(
     Column("timezone", Text),  # IANA name; null: the contact policy's default
     # the case was resolved by the payment that paid it in full (a reversal reopens it)
     Column("resolved_by_payment", Boolean, nullable=False, server_default=text("false")),
+    # the assignment run's queue: open, unassigned cases
+    Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
     # the agent's own-cases listing and the admin's assigned_to filter (new cases, all
     # unassigned, stay out of it)
     Index("cases_assigned_to_idx", "assigned_to", "id", postgresql_where=text("assigned_to IS NOT NULL")),
-    # the assignment run's queue: open, unassigned cases
-    Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
+    # an agent's own queue by amount, either way, any depth: read backwards for -due_amount (0009)
+    Index("cases_assignee_due_idx", "assigned_to", "due_amount", "id",
+          postgresql_where=text("assigned_to IS NOT NULL")),
     # the work queues' listing: a status and a team, biggest debts first, keyset on (due_amount, id)
     Index("cases_status_team_due_idx", "status", "team", text("due_amount DESC"), text("id DESC")),
+    # unique, and a case_id prefix (`q`) as an index range under any collation (0008)
+    Index("cases_processed_case_id_key", "case_id", unique=True, postgresql_ops={"case_id": "text_pattern_ops"}),
+    # the borrower's name as words (0008, docs/cases.md)
+    Index("cases_borrower_words_idx", text(NAME_WORDS), postgresql_using="gin"),
+    # a borrower's cases: the borrower_ref filter, and the cases a borrower hold covers (0008)
+    Index("cases_borrower_ref_idx", "borrower_ref", "bank_code", postgresql_where=text("borrower_ref IS NOT NULL")),
 )
 
 case_assignments = Table(
@@ -287,4 +306,67 @@ promises = Table(
     # the summary's promises closed in the last 30 days: an index-only range scan (0005)
     Index("promises_closed_idx", "closed_at", postgresql_include=["status"],
           postgresql_where=text("closed_at IS NOT NULL")),
+)
+
+# The contact log. No foreign key, as for the ledger: a dialer's log writes a million rows at once.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_pk", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("channel", contact_channel, nullable=False),
+    Column("direction", contact_direction, nullable=False),
+    Column("outcome", contact_outcome, nullable=False),
+    Column("right_party", Boolean, nullable=False),
+    Column("policy_violations", ARRAY(Text), nullable=False, server_default=text("'{}'")),  # Reason values
+    Column("reported", Boolean, nullable=False),  # a report of a past contact, not one made now
+    Column("override_reason", Text),  # an admin's, for a contact made against the policy
+    Column("note", Text),
+    Column("created_by", BigInteger),
+    Column("job_id", UUID(as_uuid=True)),  # the dialer's log that brought it, if any
+    _now(),
+    # a reported contact is recorded once; the gate reads a case's recent contacts by it
+    Index("contacts_identity_key", "case_pk", "at", "channel", "direction", "outcome", unique=True),
+    # the summary's contacts of the last 30 days: an index-only range scan
+    Index("contacts_at_idx", "at", postgresql_include=["direction", "right_party", "policy_violations"]),
+)
+
+# Holds on a case, or on its borrower (every case with the same bank_code + borrower_ref).
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_pk", BigInteger, ForeignKey("cases_processed.id"), nullable=False),
+    Column("bank_code", Text, nullable=False),
+    Column("borrower_ref", Text),  # null: the case is its own person, a borrower hold covers it alone
+    Column("scope", hold_scope, nullable=False),
+    Column("type", hold_type, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("until", Date),  # a pause's last day
+    Column("created_by", BigInteger, ForeignKey("users.id")),
+    _now(),
+    Column("lifted_at", DateTime(timezone=True)),
+    Column("lifted_by", BigInteger, ForeignKey("users.id")),
+    Column("lift_reason", Text),
+    Index("holds_case_idx", "case_pk", "id"),
+    Index("holds_borrower_idx", "bank_code", "borrower_ref", "id",
+          postgresql_where=text("scope = 'borrower' AND borrower_ref IS NOT NULL")),
+    # one active hold per type and scope, whatever runs concurrently
+    Index("holds_one_active_case_key", "case_pk", "type", unique=True,
+          postgresql_where=text("lifted_at IS NULL AND (scope = 'case' OR borrower_ref IS NULL)")),
+    Index("holds_one_active_borrower_key", "bank_code", "borrower_ref", "type", unique=True,
+          postgresql_where=text("lifted_at IS NULL AND scope = 'borrower' AND borrower_ref IS NOT NULL")),
+    # the summary's holds placed in the last 30 days
+    Index("holds_created_idx", "created_at", postgresql_include=["type"]),
+)
+
+# The contact policy's settings (domain.contact_settings): one row, none until an admin sets one.
+contact_policy = Table(
+    "contact_policy",
+    metadata,
+    Column("id", SmallInteger, CheckConstraint("id = 1", name="contact_policy_one_row"), primary_key=True),
+    Column("settings", JSONB, nullable=False),
+    Column("updated_by", BigInteger, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
@@ -23,8 +24,9 @@ from dcoe.servers import redis_client_url
 from domain.jobs import JobState
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("analytics_snapshots", "payments", "promises", "case_status_history", "case_assignments", "ingest_errors",
-          "cases_raw", "cases_processed", "upload_chunks", "uploads", "jobs", "team_rotation", "users")
+TABLES = ("analytics_snapshots", "payments", "promises", "contacts", "holds", "contact_policy", "case_status_history",
+          "case_assignments", "ingest_errors", "cases_raw", "cases_processed", "upload_chunks", "uploads", "jobs",
+          "team_rotation", "users")
 
 
 @pytest.fixture(scope="session")
@@ -245,6 +247,11 @@ def make_user(uow):
                                      role=users.Role(role))
 
     return make
+
+
+def today() -> date:
+    """Today in UTC, asked at each use: a module constant would go stale when a run crosses midnight."""
+    return datetime.now(UTC).date()
 
 
 def login(client, email, password="password123") -> dict:

@@ -48,9 +48,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         assignment,
         auth,
         cases,
+        contact_policy,
+        contacts,
+        contacts_upload,
         docs,
         errors,
         health,
+        holds,
         jobs,
         payments,
         payments_upload,
@@ -65,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     auth.init_app(app)
     for module in (health, auth, users, jobs, uploads, cases, assignment, analytics, payments_upload, payments,
-                   promises):
+                   promises, contacts_upload, contacts, holds, contact_policy):
         api.register_blueprint(module.blp)
     docs.init_app(app)
     errors.init_app(app)

@@ -18,7 +18,7 @@ from domain import users as user_cases
 from domain.errors import Forbidden
 from domain.viewer import Viewer
 from web.errors import problem
-from web.extensions import jwt, limiter, redis_client, settings, unit_of_work
+from web.extensions import jwt, limiter, reading, redis_client, settings, unit_of_work
 from web.schemas.users import AccessTokenSchema, LoginSchema, TokenPairSchema, UserSchema
 from web.smorest import Blueprint
 
@@ -114,7 +114,7 @@ def init_app(app: Flask) -> None:
         cached = g.get("dcoe_user")
         if cached is not None and str(cached.id) == payload["sub"]:
             return cached
-        with unit_of_work() as uow:
+        with reading() as uow:
             user = uow.users.get(int(payload["sub"]))
         if user is None or not user.active:
             return None

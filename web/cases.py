@@ -9,7 +9,7 @@ from domain.case_queries import CaseFilter, CaseSort
 from domain.errors import InvalidInput
 from domain.promises import PromiseStatus
 from web.auth import viewer
-from web.extensions import settings, unit_of_work
+from web.extensions import reading, settings, unit_of_work
 from web.pagination import decode_cursor, page
 from web.payments import utc_today
 from web.schemas.cases import CaseListArgs, CasePageSchema, CaseSchema, HistoryEntrySchema, StatusUpdateSchema
@@ -22,7 +22,8 @@ _IF_MATCH = {
     "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
     "description": 'The ETag read before ("<version>"); a case changed since answers 412.',
 }
-_FILTERS = ("assigned_to", "unassigned", "status", "team", "bank_code", "region", "priority", "min_dpd", "max_dpd")
+_FILTERS = ("assigned_to", "unassigned", "status", "team", "bank_code", "region", "priority", "min_dpd", "max_dpd",
+            "borrower", "borrower_ref")
 
 
 def _with_etag(case) -> tuple:
@@ -53,11 +54,11 @@ def _if_match() -> frozenset[int] | None:
 def list_cases(args):
     """Cases, filtered and sorted, keyset-paginated; an agent sees only its own."""
     promise = PromiseStatus(args["promise"]) if "promise" in args else None
-    case_filter = CaseFilter(case_id_prefix=args.get("q"), promise=promise,
+    case_filter = CaseFilter(case_id_prefix=args.get("q"), promise=promise, on_hold=args.get("on_hold"),
                              **{name: args.get(name) for name in _FILTERS})
     sort = CaseSort.parse(args["sort"])
     after = sort.after(decode_cursor(args["cursor"]))
-    with unit_of_work() as uow:
+    with reading() as uow:
         items = case_queries.list_cases(uow, viewer(), case_filter, sort, after=after, limit=args["limit"] + 1)
     return page(items, args["limit"], key=sort.cursor_key)
 
@@ -68,7 +69,7 @@ def list_cases(args):
 @blp.alt_response(404, description="No such case, or not the caller's")
 def get_case(case_id: int):
     """One case, with its version as ETag; an agent sees only its own."""
-    with unit_of_work() as uow:
+    with reading() as uow:
         return _with_etag(case_queries.get_case(uow, case_id, viewer()))
 
 
@@ -102,5 +103,5 @@ def update_status(change, case_id: int):
 def case_history(case_id: int):
     """The case's entries, oldest first: status moves, assignments, payments and their reversals
     (`from`/`to`: the amount), promises taken and closed."""
-    with unit_of_work() as uow:
+    with reading() as uow:
         return case_queries.case_history(uow, case_id, viewer())

@@ -26,9 +26,9 @@ _DOMAIN_STATUS = {
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None,
-            headers: dict | None = None) -> Response:
-    """A problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail or title}
+            headers: dict | None = None, members: dict | None = None) -> Response:
+    """A problem+json response; `members`: extension members beside the standard ones."""
+    body = {**(members or {}), "type": "about:blank", "title": title, "status": status, "detail": detail or title}
     if errors:
         body["errors"] = errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -74,7 +74,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 def handle_domain_error(exc: domain_errors.DomainError) -> Response:
     status = next((code for kind, code in _DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
-    return problem(status, exc.title, exc.detail, errors=exc.errors)
+    return problem(status, exc.title, exc.detail, errors=exc.errors, members=exc.members)
 
 
 def handle_unavailable(exc: Exception) -> Response:

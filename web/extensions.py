@@ -75,6 +75,12 @@ def unit_of_work() -> UnitOfWork:
     return UnitOfWork(engine(), publish=resources().bus.publish)
 
 
+def reading() -> UnitOfWork:
+    """A unit of work for a use case that only reads (a GET): its statements run without a
+    transaction around them."""
+    return UnitOfWork(engine(), read_only=True)
+
+
 def enqueue():
     """The job queue (send-only Celery client)."""
     return CeleryJobQueue(celery_client())

@@ -10,7 +10,7 @@ from flask_jwt_extended import jwt_required
 from domain import jobs as job_cases
 from domain.jobs import JobType
 from web.auth import viewer
-from web.extensions import unit_of_work
+from web.extensions import reading, unit_of_work
 from web.pagination import decode_cursor, page
 from web.schemas.jobs import JobListArgs, JobPageSchema, JobSchema
 from web.smorest import Blueprint
@@ -28,7 +28,7 @@ def accepted(job) -> tuple:
 @blp.response(200, JobSchema)
 def get_job(job_id: uuid.UUID):
     """A job; non-admins see only their own."""
-    with unit_of_work() as uow:
+    with reading() as uow:
         return job_cases.get_job(uow, job_id, viewer())
 
 
@@ -39,7 +39,7 @@ def get_job(job_id: uuid.UUID):
 def list_jobs(args):
     """Jobs, newest first; non-admins see only their own."""
     after = decode_cursor(args["cursor"], datetime.fromisoformat, uuid.UUID)
-    with unit_of_work() as uow:
+    with reading() as uow:
         items = job_cases.list_jobs(uow, viewer(), job_type=args.get("type"), state=args.get("state"),
                                     after=tuple(after) if after else None, limit=args["limit"] + 1)
     return page(items, args["limit"], key=lambda j: [j.created_at.isoformat(), str(j.id)])
@@ -59,13 +59,14 @@ def cancel_job(job_id: uuid.UUID):
 @jwt_required()
 @blp.response(200, content_type="text/csv", description="line,case_id,field,message — every rejected row problem")
 def job_errors(job_id: uuid.UUID):
-    """A file job's row errors (ingest, payments), all of them, as CSV (streamed)."""
+    """A file job's row errors (ingest, payments, contacts), all of them, as CSV (streamed)."""
     me = viewer()
     with unit_of_work() as uow:
         job = job_cases.get_job(uow, job_id, me)  # 404 when the caller may not see it
-    from domain import ingestion, payment_files
+    from domain import dialer_logs, ingestion, payment_files
 
-    field_order = payment_files.ERRORS_FIELD_ORDER if job.type is JobType.PAYMENTS else ingestion.ERRORS_FIELD_ORDER
+    field_order = {JobType.PAYMENTS: payment_files.ERRORS_FIELD_ORDER,
+                   JobType.CONTACTS: dialer_logs.ERRORS_FIELD_ORDER}.get(job.type, ingestion.ERRORS_FIELD_ORDER)
     return Response(stream_with_context(ingestion.stream_error_csv(unit_of_work, job_id, field_order=field_order)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="job-{job_id}-errors.csv"'})

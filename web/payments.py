@@ -8,7 +8,7 @@ from flask_jwt_extended import jwt_required
 from domain import ledger
 from domain.payments import PaymentMethod
 from web.auth import admin_required, viewer
-from web.extensions import settings, unit_of_work
+from web.extensions import reading, settings, unit_of_work
 from web.pagination import decode_cursor, page, strict_int
 from web.schemas.collecting import NewPaymentSchema, PaymentPageSchema, PaymentSchema, ReasonSchema
 from web.schemas.common import PageArgs
@@ -52,7 +52,7 @@ def record_payment(args, case_id: int):
 def list_payments(args, case_id: int):
     """The case's payments, oldest first (reversed ones included, with reversed_at)."""
     after = decode_cursor(args["cursor"], strict_int)
-    with unit_of_work() as uow:
+    with reading() as uow:
         items = ledger.list_payments(uow, case_id, viewer(), after_id=after[0] if after else None,
                                      limit=args["limit"] + 1)
     return page(items, args["limit"], key=lambda payment: [payment.id])

@@ -5,7 +5,7 @@ from flask_jwt_extended import current_user, jwt_required
 
 from domain import promise_book
 from web.auth import admin_required, viewer
-from web.extensions import enqueue, settings, unit_of_work
+from web.extensions import enqueue, reading, settings, unit_of_work
 from web.jobs import accepted
 from web.pagination import decode_cursor, page, strict_int
 from web.payments import utc_today
@@ -46,7 +46,7 @@ def take_promise(args, case_id: int):
 def list_promises(args, case_id: int):
     """The case's promises, oldest first."""
     after = decode_cursor(args["cursor"], strict_int)
-    with unit_of_work() as uow:
+    with reading() as uow:
         items = promise_book.list_promises(uow, case_id, viewer(), after_id=after[0] if after else None,
                                            limit=args["limit"] + 1)
     return page(items, args["limit"], key=lambda promise: [promise.id])

@@ -41,6 +41,7 @@ def create_celery(settings: Settings) -> Celery:
         "worker.tasks.analytics",
         "worker.tasks.payments",
         "worker.tasks.promises",
+        "worker.tasks.contacts",
     ])
     app.conf.update(
         task_default_queue="default",

@@ -204,6 +204,11 @@ class System:
     def check_invariants(self, expected_case_ids: set[str] | None = None) -> None:
         """Count, Jepsen style: every accepted row in cases_processed exactly once; no half-done work;
         at most one active assignment per case, and the one the case names."""
+        # statistics of this moment: taken while a table was nearly empty, they let the planner pick a
+        # nested loop over 100k x 100k rows for an anti-join (a CI run waited out its 300 s on one)
+        with self.engine.connect() as conn:
+            conn.execute(text("ANALYZE cases_raw, cases_processed, jobs, case_assignments"))
+            conn.commit()
         violations = {name: n for name, n in {
             name: self.sql(query)[0][0] for name, query in _INVARIANTS.items()}.items() if n}
         assert violations == {}, f"invariants broken (rows counted): {violations}"

@@ -33,8 +33,13 @@ STATUSES = ("Pending", "In Progress", "Resolved", "Escalated")
 TEAMS = ("call_center", "field", "legal")
 TEAM_OF = {"call_center_agent": "call_center", "field_agent": "field", "legal_team": "legal"}
 START = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+# the contact figures of a test that records no contact and places no hold (tests/web/test_holds.py
+# checks them with contacts and holds)
+NO_CONTACTS = {"contacts": {"attempts": 0, "right_party": 0, "right_party_rate": None},
+               "holds": {"dispute": 0, "cease": 0, "bankruptcy": 0, "attorney": 0, "pause": 0},
+               "policy_violations": 0}
 NO_COLLECTING = {"payments": {"count": 0, "amount": "0.00"},
-                 "promises": {"open": 0, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None}}
+                 "promises": {"open": 0, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None}, **NO_CONTACTS}
 _numbers = itertools.count(1)
 
 
@@ -135,7 +140,7 @@ def expected_collecting(paid: list[dict], promised: list[dict], as_of: datetime)
     return {"payments": {"count": len(amounts), "amount": f"{sum(amounts, Decimal(0)):.2f}"},
             "promises": {"open": sum(p["status"] == "open" for p in promised), "kept": kept, "partial": partial,
                          "broken": broken, "kept_rate": math.floor(Fraction(kept, outcomes) * 10_000 + Fraction(1, 2))
-                         / 10_000 if outcomes else None}}
+                         / 10_000 if outcomes else None}, **NO_CONTACTS}
 
 
 def assert_figures(summary: dict, expected: dict) -> None:
@@ -321,6 +326,10 @@ def take_promise(client, headers, case_pk: int, amount: str, due_date: date) -> 
     return response.json
 
 
+def money_figures(summary: dict) -> dict:
+    return {name: summary["collecting"][name] for name in ("payments", "promises")}
+
+
 def test_payments_and_promises_made_through_the_api_show_in_the_collecting_figures(client, admin_headers, worker,
                                                                                    engine):
     cases = [case(10, "In Progress", "1000.00") for _ in range(6)]
@@ -335,7 +344,7 @@ def test_payments_and_promises_made_through_the_api_show_in_the_collecting_figur
     pay(client, admin_headers, kept, "300.00", today)  # reaches the promise: kept now
     pay(client, admin_headers, partial, "50.25", today)
     bounced = pay(client, admin_headers, reversed_, "80.00", today)
-    assert refreshed(client, admin_headers)["collecting"] == {
+    assert money_figures(refreshed(client, admin_headers)) == {
         "payments": {"count": 3, "amount": "430.25"},
         "promises": {"open": 4, "kept": 1, "partial": 0, "broken": 0, "kept_rate": 1.0}}
 
@@ -349,7 +358,7 @@ def test_payments_and_promises_made_through_the_api_show_in_the_collecting_figur
                              headers=admin_headers)  # past due + grace (2 days) for the two due tomorrow
     assert wait_for_job(client, admin_headers, evaluation.json["id"])["result"] == {"kept": 0, "partial": 1,
                                                                                    "broken": 1}
-    assert refreshed(client, admin_headers)["collecting"] == {
+    assert money_figures(refreshed(client, admin_headers)) == {
         "payments": {"count": 2, "amount": "350.25"},
         "promises": {"open": 1, "kept": 1, "partial": 1, "broken": 1, "kept_rate": 0.3333}}
 
@@ -441,7 +450,10 @@ def test_the_csv_holds_the_same_figures_with_formulas_defused(client, admin_head
     assert "'=HYPERLINK(\"http://x\")" in names
     assert collecting == [["collecting", "value"], ["payments.count", "1"], ["payments.amount", "40.00"],
                           ["promises.open", "0"], ["promises.kept", "0"], ["promises.partial", "0"],
-                          ["promises.broken", "0"], ["promises.kept_rate", ""]]  # null: no promise closed
+                          ["promises.broken", "0"], ["promises.kept_rate", ""],  # null: no promise closed
+                          ["contacts.attempts", "0"], ["contacts.right_party", "0"], ["contacts.right_party_rate", ""],
+                          *[[f"holds.{kind}", "0"] for kind in ("dispute", "cease", "bankruptcy", "attorney", "pause")],
+                          ["policy_violations", "0"]]
     assert summary["collecting"]["payments"] == {"count": 1, "amount": "40.00"}
 
 
@@ -559,6 +571,7 @@ def test_the_openapi_document_describes_the_summary_and_the_first_job(client):
     assert "unassigned" in schema["properties"]["per_team"]["description"]
     assert set(spec["components"]["schemas"]["ByStatus"]["properties"]) == set(STATUSES)
     collecting = spec["components"]["schemas"]["Collecting"]
-    assert set(collecting["properties"]) == {"payments", "promises"} and "collecting" in schema["required"]
+    assert set(collecting["properties"]) == {"payments", "promises", "contacts", "holds", "policy_violations"}
+    assert "collecting" in schema["required"]
     rate = spec["components"]["schemas"]["PromiseFigures"]["properties"]["kept_rate"]
     assert rate["nullable"] is True and "null" in rate["description"]

@@ -51,7 +51,10 @@ def test_upload_with_wait_prints_progress_and_the_result(dcoe, cases_file):
     done = dcoe("upload", str(cases_file), "--wait")
 
     assert done.returncode == 0, done.stderr
-    assert f"succeeded {FULL_BAR} 3,000/3,000 rows 100%" in done.stderr
+    megabytes = f"{cases_file.stat().st_size / 1_000_000:,.1f}"
+    first, *_, last = done.stderr.splitlines()[1:]
+    assert first.endswith(f"0.0/{megabytes} MB   0%")  # the file's size is the total from the first poll on
+    assert last == f"succeeded {FULL_BAR} {megabytes}/{megabytes} MB 100%"
     result = json.loads(done.stdout)
     assert (result["rows_total"], result["rows_inserted"], result["rows_rejected"]) == (3000, 3000, 0)
 

@@ -129,3 +129,63 @@ def test_requests_racing_with_one_idempotency_key_store_one_job(uow, make_user, 
     assert (first_created, second_created) == (True, False)
     assert second_job.id == first_job.id and second_job.params["filename"] == "first"
     assert scalar(uow, "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM uploads)") == (1, 1)
+
+
+def everything_ingestion_writes(uow) -> tuple:
+    """The tables an ingest job writes, as they stand: cases (values, version, assignment), raw rows,
+    errors, assignments and status history."""
+    def rows(sql):
+        with uow() as u:
+            return [tuple(r) for r in u.connection.execute(text(sql))]
+    return (rows("SELECT case_id, due_amount::text, days_past_due, team::text, status::text, assigned_to, version,"
+                 " last_job_id FROM cases_processed ORDER BY id"),
+            rows("SELECT job_id, line_no FROM cases_raw"), rows("SELECT job_id, line_no FROM ingest_errors"),
+            rows("SELECT case_pk, assigned_to, released_at FROM case_assignments ORDER BY id"),
+            rows("SELECT case_pk, to_value::text FROM case_status_history"))
+
+
+def test_a_job_failing_in_its_last_step_leaves_nothing_behind(settings, uow, engine, make_user, make_case,
+                                                             monkeypatch):
+    from domain.job_runner import run_job
+    from store.ingest import IngestStore
+    from store.uow import UnitOfWork
+
+    admin, agent = make_user("admin"), make_user("field_agent")
+    make_case(days_past_due=40, assigned_to=agent.id, status="In Progress")  # TEST-000001, field
+    make_case(days_past_due=10)  # TEST-000002, call_center
+    before = everything_ingestion_writes(uow)
+    data = (b"case_id,bank_code,borrower_name,loan_amount,due_amount,days_past_due,priority,region\n"
+            b"TEST-000001,HDFC,B,5000,999,200,High,North\n"  # moves to legal: released
+            b"TEST-000002,HDFC,B,5000,123,11,Low,North\n"  # changed
+            b"NEW-1,HDFC,B,5000,1,1,Low,North\n"  # new
+            b"NEW-2,HDFC,B,5000,1.001,1,Low,North\n"  # rejected
+            b"NEW-1,HDFC,B,5000,1,1,Low,North\n")  # duplicate
+    with uow() as u:
+        job, _ = ingestion.start_upload(u, body=io.BytesIO(data), fmt="csv", filename="f.csv", created_by=admin.id,
+                                        chunk_bytes=settings.upload_chunk_bytes, enqueue=lambda j: None)
+    steps = []
+
+    def failing_last_step(self, *args, **kwargs):  # the database refuses the job's last statement
+        steps.append(everything_ingestion_writes(lambda: _Peek(self.conn)))
+        self.conn.exec_driver_sql("SELECT 1 / 0")
+
+    monkeypatch.setattr(IngestStore, "errors_sample", failing_last_step)
+    with pytest.raises(Exception, match="division by zero"):
+        run_job(job.id, lambda: UnitOfWork(engine), ingestion.ingest_upload, max_attempts=3)
+    [inside] = steps  # what the job had written by then, seen from its own transaction
+    assert len(inside[0]) == 3 and len(inside[1]) == 5 and len(inside[2]) == 2 and inside[3][0][2] is not None
+    assert everything_ingestion_writes(uow) == before
+    assert the_job(uow, job.id).state is JobState.RUNNING  # not succeeded: the reconciler retries or fails it
+
+
+class _Peek:
+    """A unit of work's stand-in that reads on a given connection (inside its transaction)."""
+
+    def __init__(self, conn):
+        self.connection = conn
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return None

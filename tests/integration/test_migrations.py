@@ -189,3 +189,58 @@ def test_downgrading_0004_and_upgrading_again_round_trips(scratch):
     upgrade(scratch, "0004")
     assert payments(scratch) == first  # one settlement again, not two
     assert recoveries(scratch) == {"R-1": Decimal("1234.56"), "R-0": None, "P-1": None}
+
+
+def test_downgrading_0006_drops_contacts_holds_and_the_contacts_job_and_upgrading_again_round_trips(scratch):
+    upgrade(scratch, "0006")
+    with connect(scratch) as conn, conn.begin():
+        conn.execute(text("INSERT INTO jobs (id, type) VALUES (gen_random_uuid(), 'contacts'), "
+                          "(gen_random_uuid(), 'payments')"))
+    command.downgrade(alembic_config(scratch), "0005")
+    with connect(scratch) as conn:
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+        job_types = conn.execute(text("SELECT enum_range(NULL::job_type)::text[]")).scalar_one()
+        jobs = conn.execute(text("SELECT type::text FROM jobs")).scalars().all()
+    assert {"contacts", "holds", "contact_policy"}.isdisjoint(tables) and "payments" in tables
+    assert "contacts" not in job_types and jobs == ["payments"]
+    upgrade(scratch, "0006")
+    with connect(scratch) as conn:
+        assert conn.execute(text("SELECT count(*) FROM contacts")).scalar_one() == 0
+
+
+RAW_AS_0006 = [  # (line, the record as 0003-0006 kept it, as JSONB text) and its text from 0007 on
+    (2, '{"case_id": "X1", " Region ": "North", "loan_amount": " 12.5 "}',
+     '{"case_id": "X1", " Region ": "North", "loan_amount": " 12.5 "}'),
+    (3, '"{not json"', "{not json"),  # an NDJSON line that was not JSON: kept as a JSON string
+    (4, "5", "5"),  # a JSON element that was not an object
+    (5, '{"loan_amount": 1200.50, "extra": [1, null]}', '{"extra": [1, null], "loan_amount": 1200.50}'),
+]
+
+
+def raw_rows(url) -> list[tuple]:
+    with connect(url) as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT line_no, record::text, pg_typeof(record)::text FROM cases_raw ORDER BY line_no"))]
+
+
+def test_upgrading_to_0007_keeps_each_raw_row_as_text_and_a_downgrade_round_trips(scratch):
+    upgrade(scratch, "0006")
+    job = uuid.uuid4()
+    with connect(scratch) as conn, conn.begin():
+        for line, record, _ in RAW_AS_0006:
+            conn.execute(text("INSERT INTO cases_raw (job_id, line_no, case_id, record, accepted)"
+                              " VALUES (:job, :line, 'X1', CAST(:record AS jsonb), true)"),
+                         dict(job=job, line=line, record=record))
+    upgrade(scratch, "0007")
+    as_text = [(line, kept, "text") for line, _, kept in RAW_AS_0006]
+    assert raw_rows(scratch) == as_text
+    with connect(scratch) as conn, conn.begin():  # a row 0007 keeps: a CSV record's text, not JSON
+        conn.execute(text("INSERT INTO cases_raw (job_id, line_no, case_id, record, accepted)"
+                          " VALUES (:job, 6, 'Q1', 'Q1,HDFC,\"Asha\r\nRao\",1,1,1,Low,North', true)"), dict(job=job))
+    command.downgrade(alembic_config(scratch), "0006")
+    downgraded = raw_rows(scratch)
+    assert {kind for *_, kind in downgraded} == {"jsonb"}
+    assert downgraded[:4] == [(line, kept, "jsonb") for line, _, kept in RAW_AS_0006[:1]] + [
+        (3, '"{not json"', "jsonb"), (4, "5", "jsonb"), (5, RAW_AS_0006[3][2], "jsonb")]
+    upgrade(scratch, "0007")
+    assert raw_rows(scratch) == [*as_text, (6, 'Q1,HDFC,"Asha\r\nRao",1,1,1,Low,North', "text")]

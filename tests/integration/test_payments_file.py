@@ -7,20 +7,21 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from celery import Celery
 from sqlalchemy import text
 
-from conftest import ROOT, Worker, eventually, settings_env, wait_for_job
+from conftest import ROOT, Worker, eventually, settings_env, today, wait_for_job
 from domain import ingestion
 from domain.jobs import JobState, JobType
 
 pytestmark = pytest.mark.usefixtures("worker", "no_payments")
 HEADER = "case_id,amount,paid_on,reference,method"
-TODAY = datetime.now(UTC).date()
-PAID_ON = (TODAY - timedelta(days=2)).isoformat()
+
+
+PAID_ON = (today() - timedelta(days=2)).isoformat()
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_each_row_is_applied_counted_as_a_duplicate_or_rejected_with_its_reason(
     stored_payment(uow, pk["B"], "R-B", "50.00")
     stored_payment(uow, pk["C"], "R-C", "70.00")
     stored_payment(uow, pk["E"], "R-E0", "5.00")
-    future = (TODAY + timedelta(days=2)).isoformat()
+    future = (today() + timedelta(days=2)).isoformat()
     job = upload(client, admin_headers, csv_file(
         f"A,100.00,{PAID_ON},R-A,transfer",  # 2 applied
         f"B,50.00,{PAID_ON},R-B,",  # 3 the payment recorded already: a duplicate
@@ -126,7 +127,7 @@ def test_each_row_is_applied_counted_as_a_duplicate_or_rejected_with_its_reason(
 
 def test_a_row_with_several_problems_reports_each_in_column_order(client, admin_headers, make_case):
     make_case(case_id="A")
-    job = upload(client, admin_headers, csv_file(f"A,0,{(TODAY + timedelta(days=3)).isoformat()},,settlement,extra"))
+    job = upload(client, admin_headers, csv_file(f"A,0,{(today() + timedelta(days=3)).isoformat()},,settlement,extra"))
     assert job["result"]["rows_rejected"] == 1
     assert error_csv(client, admin_headers, job["id"])[1:] == [
         ["2", "A", "_", "has 6 fields but the header has 5"],
@@ -191,9 +192,9 @@ def test_a_file_payment_keeps_the_open_promise_it_reaches(client, admin_headers,
     case = make_case(case_id="PROM", due_amount="1000.00")
     with uow() as u:
         u.connection.execute(text("INSERT INTO promises (case_pk, amount, due_date) VALUES (:pk, 300, :due)"),
-                             {"pk": case, "due": TODAY + timedelta(days=5)})
+                             {"pk": case, "due": today() + timedelta(days=5)})
         u.commit()
-    result = applied(client, admin_headers, csv_file(f"PROM,300.00,{TODAY.isoformat()},R-P,transfer"))
+    result = applied(client, admin_headers, csv_file(f"PROM,300.00,{today().isoformat()},R-P,transfer"))
     assert result["rows_applied"] == 1
     assert query(uow, "SELECT status::text, paid::text, closed_at IS NOT NULL FROM promises") == [
         ("kept", "300.00", True)]

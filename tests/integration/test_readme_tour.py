@@ -49,6 +49,8 @@ def test_the_curl_tour_and_the_cli_tour_work_as_written(settings, worker, demo_u
         assert '"kind":"status"' in out.replace(" ", "")  # and its history lists the change
         assert '"status":"kept"' in out.replace(" ", "")  # the payment kept the promise
         assert '"reference":"TX-0001"' in out.replace(" ", "")
+        assert '"outcome":"voicemail"' in out.replace(" ", "")  # the reported call, recorded
+        assert '"on_hold":true' in out.replace(" ", "")  # the disputed case, listed on hold
         cli = run(block_after("## The client CLI", "sh"), base, settings, tmp_path)
     assert '"rows_updated": 10000' in cli  # the same file again: every row a refresh
     assert '"total_cases": 10000' in cli

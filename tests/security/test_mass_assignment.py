@@ -10,16 +10,17 @@ from __future__ import annotations
 import copy
 import io
 import json
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import pytest
 from marshmallow import RAISE, Schema, fields
 from sqlalchemy import text
 
-from conftest import login, wait_for_job
+from conftest import login, today, wait_for_job
 
 PROBLEM = "application/problem+json"
-TODAY = datetime.now(UTC).date().isoformat()
+
+
 # What an attacker would add to a body: identities, ownership, roles, versions, states.
 ATTRACTIVE = ("id", "is_admin", "role", "team", "created_by", "assigned_to", "password_hash", "version",
               "state", "active", "amount_recovered", "status")
@@ -39,14 +40,21 @@ def _samples(world) -> dict[tuple[str, str], tuple[str, dict]]:
             {"team": "call_center", "max_dpd": 30}, {"team": "field", "max_dpd": 90},
             {"team": "legal", "max_dpd": None}]}),
         ("/api/cases/<int:case_id>/payments", "POST"): (f"/api/cases/{world['case']}/payments", {
-            "amount": "10.00", "paid_on": TODAY, "reference": "MA-1", "method": "card"}),
+            "amount": "10.00", "paid_on": today().isoformat(), "reference": "MA-1", "method": "card"}),
         ("/api/payments/<int:payment_id>/reverse", "POST"): (f"/api/payments/{world['payment']}/reverse",
                                                              {"reason": "bounced"}),
         ("/api/cases/<int:case_id>/promises", "POST"): (f"/api/cases/{world['case']}/promises",
-                                                        {"amount": "10.00", "due_date": TODAY}),
+                                                        {"amount": "10.00", "due_date": today().isoformat()}),
         ("/api/promises/<int:promise_id>/cancel", "POST"): (f"/api/promises/{world['promise']}/cancel",
                                                             {"reason": "changed"}),
-        ("/api/promises/evaluate", "POST"): ("/api/promises/evaluate", {"as_of": TODAY}),
+        ("/api/promises/evaluate", "POST"): ("/api/promises/evaluate", {"as_of": today().isoformat()}),
+        ("/api/cases/<int:case_id>/contacts", "POST"): (f"/api/cases/{world['case']}/contacts", {
+            "channel": "letter", "direction": "outbound", "outcome": "no_answer", "note": "sent"}),
+        ("/api/cases/<int:case_id>/holds", "POST"): (f"/api/cases/{world['case']}/holds",
+                                                     {"type": "attorney", "reason": "represented"}),
+        ("/api/holds/<int:hold_id>/lift", "POST"): (f"/api/holds/{world['hold']}/lift", {"reason": "over"}),
+        ("/api/contact-policy", "PUT"): ("/api/contact-policy", {"window_end": "20:00",
+                                                                 "by_bank": {"B": {"calls_per_7_days": 5}}}),
     }
 
 
@@ -89,12 +97,15 @@ def world(client, engine, make_user, make_case):
         conn.exec_driver_sql("TRUNCATE payments RESTART IDENTITY")
     paid, promised = make_case(assigned_to=agent.id), make_case(assigned_to=agent.id)
     payment = client.post(f"/api/cases/{paid}/payments", headers=headers,
-                          json={"amount": "10.00", "paid_on": TODAY, "reference": "MA-0"}).json
+                          json={"amount": "10.00", "paid_on": today().isoformat(), "reference": "MA-0"}).json
     promise = client.post(f"/api/cases/{promised}/promises", headers=headers,
-                          json={"amount": "10.00", "due_date": TODAY}).json
+                          json={"amount": "10.00", "due_date": today().isoformat()}).json
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    hold = client.post(f"/api/cases/{promised}/holds", headers=headers,
+                       json={"type": "pause", "reason": "holiday", "until": tomorrow}).json
     return {"admin": admin, "agent": agent, "headers": headers,
             "case": make_case(assigned_to=agent.id, status="In Progress"), "payment": payment["id"],
-            "promise": promise["id"]}
+            "promise": promise["id"], "hold": hold["id"]}
 
 
 def test_every_write_route_has_a_sample_body(app, world):
@@ -116,6 +127,8 @@ def test_every_json_body_schema_refuses_unknown_fields(app):
     ("/api/assignment/rules", "PUT"), ("/api/cases/<int:case_id>/payments", "POST"),
     ("/api/payments/<int:payment_id>/reverse", "POST"), ("/api/cases/<int:case_id>/promises", "POST"),
     ("/api/promises/<int:promise_id>/cancel", "POST"), ("/api/promises/evaluate", "POST"),
+    ("/api/cases/<int:case_id>/contacts", "POST"), ("/api/cases/<int:case_id>/holds", "POST"),
+    ("/api/holds/<int:hold_id>/lift", "POST"), ("/api/contact-policy", "PUT"),
 ], ids=lambda route: f"{route[1]} {route[0]}")
 def test_unknown_fields_are_refused_naming_them_and_change_nothing(app, client, engine, world, route):
     url, body = _samples(world)[route]
@@ -136,7 +149,9 @@ def _state(engine) -> list:
             "SELECT id, role, active, name FROM users ORDER BY id",
             "SELECT id, status, assigned_to, version, amount_recovered FROM cases_processed ORDER BY id",
             "SELECT count(*) FROM jobs", "SELECT * FROM assignment_bands ORDER BY position",
-            "SELECT id, reversed_at FROM payments ORDER BY id", "SELECT id, status FROM promises ORDER BY id")]
+            "SELECT id, reversed_at FROM payments ORDER BY id", "SELECT id, status FROM promises ORDER BY id",
+            "SELECT count(*) FROM contacts", "SELECT id, lifted_at FROM holds ORDER BY id",
+            "SELECT settings FROM contact_policy")]
 
 
 @pytest.mark.parametrize("role", ["call_center_agent", "field_agent", "legal_team"])
@@ -175,7 +190,7 @@ def test_fields_beyond_the_case_columns_in_an_uploaded_file_set_nothing(client, 
         stored = u.connection.execute(text(
             "SELECT id, status::text, assigned_to, amount_recovered, version, team::text, created_at > now() - "
             "interval '1 hour' FROM cases_processed WHERE case_id = 'MA-1'")).one()
-        raw = u.connection.execute(text("SELECT record FROM cases_raw WHERE case_id = 'MA-1'")).scalar_one()
+        raw = json.loads(u.connection.execute(text("SELECT record FROM cases_raw WHERE case_id = 'MA-1'")).scalar_one())
         assignments = u.connection.execute(text("SELECT count(*) FROM case_assignments")).scalar_one()
     assert stored[0] != 12345
     assert tuple(stored[1:]) == ("Pending", None, None, 1, "call_center", True)

@@ -9,15 +9,15 @@ added below.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
-from conftest import login
+from conftest import login, today
 
 PROBLEM = "application/problem+json"
-TODAY = datetime.now(UTC).date().isoformat()
+
 
 # (rule, method) -> (the object its id names, what an agent gets for someone else's, a request body)
 OBJECT_ROUTES = {
@@ -28,7 +28,15 @@ OBJECT_ROUTES = {
     ("/api/cases/<int:case_id>/payments", "POST"): ("case", 403, {"amount": "1.00", "paid_on": "2026-01-02",
                                                                   "reference": "AUTHZ-1"}),
     ("/api/cases/<int:case_id>/promises", "GET"): ("case", 404, None),
-    ("/api/cases/<int:case_id>/promises", "POST"): ("case", 403, {"amount": "1.00", "due_date": TODAY}),
+    ("/api/cases/<int:case_id>/promises", "POST"): ("case", 403, {"amount": "1.00", "due_date": today().isoformat()}),
+    ("/api/cases/<int:case_id>/contacts", "GET"): ("case", 404, None),
+    ("/api/cases/<int:case_id>/contacts", "POST"): ("case", 403, {"channel": "letter", "direction": "outbound",
+                                                                  "outcome": "no_answer"}),
+    ("/api/cases/<int:case_id>/contact-eligibility", "GET"): ("case", 404, None),
+    ("/api/cases/<int:case_id>/holds", "GET"): ("case", 404, None),
+    ("/api/cases/<int:case_id>/holds", "POST"): ("case", 403, {"type": "pause", "reason": "holiday",
+                                                               "until": (today() + timedelta(days=1)).isoformat()}),
+    ("/api/holds/<int:hold_id>/lift", "POST"): ("hold", 403, {"reason": "over"}),
     ("/api/payments/<int:payment_id>/reverse", "POST"): ("payment", 403, {"reason": "bounced"}),
     ("/api/promises/<int:promise_id>/cancel", "POST"): ("promise", 403, {"reason": "changed"}),
     ("/api/jobs/<uuid:job_id>", "GET"): ("job", 404, None),
@@ -72,13 +80,15 @@ def world(client, engine, make_user, make_case, make_job):
 
     def money_of(case_pk: int) -> dict:
         """A payment on the case, and an open promise on another case of the same owner."""
-        payment = client.post(f"/api/cases/{case_pk}/payments", headers=admin_headers,
-                              json={"amount": "10.00", "paid_on": TODAY, "reference": f"WORLD-{case_pk}"}).json
+        payment = client.post(f"/api/cases/{case_pk}/payments", headers=admin_headers, json={
+            "amount": "10.00", "paid_on": today().isoformat(), "reference": f"WORLD-{case_pk}"}).json
         owner = client.get(f"/api/cases/{case_pk}", headers=admin_headers).json
         sibling = make_case(assigned_to=owner["assigned_to"], days_past_due=owner["days_past_due"])
         promise = client.post(f"/api/cases/{sibling}/promises", headers=admin_headers,
-                              json={"amount": "10.00", "due_date": TODAY}).json
-        return {"case": case_pk, "payment": payment["id"], "promise": promise["id"]}
+                              json={"amount": "10.00", "due_date": today().isoformat()}).json
+        hold = client.post(f"/api/cases/{sibling}/holds", headers=admin_headers,
+                           json={"type": "dispute", "reason": "the amount"}).json
+        return {"case": case_pk, "payment": payment["id"], "promise": promise["id"], "hold": hold["id"]}
 
     objects = {
         "other agent": {**money_of(make_case(assigned_to=other.id, borrower_name="Other Agent's Borrower")),
@@ -102,6 +112,7 @@ def _snapshot(engine) -> list:
             "SELECT count(*) FROM case_status_history",
             "SELECT id, reversed_at FROM payments ORDER BY id",
             "SELECT id, status, paid FROM promises ORDER BY id",
+            "SELECT count(*) FROM contacts", "SELECT id, lifted_at FROM holds ORDER BY id",
         )]
 
 

@@ -20,12 +20,16 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from domain.cases import Case, CaseStatus, HistoryEntry, HistoryKind, Priority
+from domain.contacts import Contact
 from domain.events import Event
+from domain.holds import Hold
 from domain.jobs import Job, JobState, JobType
 from domain.payments import LedgerOutcome, Payment, PaymentMethod, status_after_ledger
 from domain.promises import Promise, PromiseStatus, PromiseTerms, counts_toward, kept_threshold, state_of
 from domain.users import Role, Team, User
 from domain.workflow import StatusChange
+
+from .contact_fakes import FakeContactPolicyStore, FakeContactStore, FakeHoldStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -61,6 +65,9 @@ class Tables:
     resolved_by_payment: set[int] = field(default_factory=set)  # case ids a payment resolved
     payments: dict[int, Payment] = field(default_factory=dict)
     promises: dict[int, Promise] = field(default_factory=dict)
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    holds: dict[int, Hold] = field(default_factory=dict)
+    contact_policy: dict | None = None
 
     def keyed_job(self, created_by: int | None, key: str) -> JobRow | None:
         """The job its creator stored with this idempotency key (jobs_idempotency_key)."""
@@ -91,6 +98,10 @@ class FakeUnitOfWork:
         self.payments = FakePaymentStore(self)
         self.promises = FakePromiseStore(self)
         self.payment_files = NotInMemory("payment_files")
+        self.contacts = FakeContactStore(self)
+        self.dialer_logs = NotInMemory("dialer_logs")
+        self.holds = FakeHoldStore(self)
+        self.contact_policy = FakeContactPolicyStore(self)
         self.commits = 0
         self.published: list[Event] = []
         self._events: list[Event] = []
@@ -209,8 +220,10 @@ class FakeJobStore(_Store):
         self.add(job, idempotency_key)
         return True
 
-    def set_params(self, job_id: uuid.UUID, params: dict) -> None:
+    def set_params(self, job_id: uuid.UUID, params: dict, *, progress_total: int | None = None) -> None:
         self._job(job_id).params = copy.deepcopy(params)
+        if progress_total is not None:
+            self._job(job_id).progress_total = progress_total
 
     def get(self, job_id: uuid.UUID, *, for_update: bool = False) -> Job | None:
         row = self._t.jobs.get(job_id)
@@ -305,7 +318,9 @@ class FakeUploadStore(_Store):
 class FakeCaseStore(_Store):
     def get(self, case_pk: int, *, for_update: bool = False) -> Case | None:
         case = self._t.cases.get(case_pk)  # frozen: no copy needed
-        return replace(case, promise=self._uow.promises.open_one(case_pk)) if case else None
+        if case is None:
+            return None
+        return replace(case, promise=self._uow.promises.open_one(case_pk), on_hold=bool(self._uow.holds.covering(case)))
 
     def apply_status_change(self, case_pk: int, change: StatusChange, *, by: int | None) -> Case:
         now = self._uow.now

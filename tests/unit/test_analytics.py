@@ -53,7 +53,10 @@ def test_no_cases_gives_every_key_with_zeros_and_a_null_average():
         "recovery_rate": 0.0,
         "aging": {"0-30": 0, "31-60": 0, "61-90": 0, "91-180": 0, "181+": 0},
         "collecting": {"payments": {"count": 0, "amount": "0.00"},
-                       "promises": {"open": 0, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None}},
+                       "promises": {"open": 0, "kept": 0, "partial": 0, "broken": 0, "kept_rate": None},
+                       "contacts": {"attempts": 0, "right_party": 0, "right_party_rate": None},
+                       "holds": {"dispute": 0, "cease": 0, "bankruptcy": 0, "attorney": 0, "pause": 0},
+                       "policy_violations": 0},
     }
 
 
@@ -211,8 +214,9 @@ def test_open_promises_count_whenever_taken_and_closed_ones_count_by_how_they_cl
 def test_the_collecting_figures_count_and_sum_payments_and_rate_the_promises_kept():
     figures = collecting(PaymentTotals(3, Decimal("350.5")),
                          PromiseTotals(open=4, closed={KEPT: 2, PARTIAL: 1, BROKEN: 0, CANCELLED: 5}))
-    assert figures == {"payments": {"count": 3, "amount": "350.50"},
-                       "promises": {"open": 4, "kept": 2, "partial": 1, "broken": 0, "kept_rate": 0.6667}}
+    assert {k: figures[k] for k in ("payments", "promises")} == {
+        "payments": {"count": 3, "amount": "350.50"},
+        "promises": {"open": 4, "kept": 2, "partial": 1, "broken": 0, "kept_rate": 0.6667}}
 
 
 def test_kept_rate_is_null_when_no_promise_closed_kept_partial_or_broken_in_the_window():

@@ -50,3 +50,22 @@ def test_on_a_pipe_each_change_is_its_own_line():
 
     assert out.getvalue().splitlines() == [
         "running   [----] 0/10 cases   0%", "running   [##--] 5/10 cases  50%", "running   [####] 10/10 cases 100%"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_upload_shows_megabytes_and_the_time_left_at_the_rate_seen_so_far():
+    clock = Clock()
+    line = ProgressLine("bytes", width=10, stream=io.StringIO(), clock=clock)
+
+    assert line.render(job("running", 0, 60_000_000)) == "running   [----------] 0.0/60.0 MB   0%"
+    clock.now += 10  # 15 MB in 10 s: 45 MB more take 30 s
+    assert line.render(job("running", 15_000_000, 60_000_000)) == "running   [##--------] 15.0/60.0 MB  25% 0:30 left"
+    clock.now += 30
+    assert line.render(job("succeeded", 60_000_000, 60_000_000)) == "succeeded [##########] 60.0/60.0 MB 100%"

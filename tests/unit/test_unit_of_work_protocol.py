@@ -21,6 +21,10 @@ from domain.unit_of_work import UnitOfWork
 from store.analytics import AnalyticsStore
 from store.assignment import AssignmentStore
 from store.cases import CaseStore
+from store.contact_policy import ContactPolicyStore
+from store.contacts import ContactStore
+from store.dialer_logs import DialerLogStore
+from store.holds import HoldStore
 from store.ingest import IngestStore
 from store.jobs import JobStore
 from store.payment_files import PaymentFileStore
@@ -37,6 +41,8 @@ IMPLEMENTATIONS: dict[type, type] = {
     stores.IngestStore: IngestStore, stores.Stager: Stager, stores.CaseStore: CaseStore,
     stores.AssignmentStore: AssignmentStore, stores.AnalyticsStore: AnalyticsStore, stores.StoredUpload: Upload,
     stores.PaymentStore: PaymentStore, stores.PromiseStore: PromiseStore, stores.PaymentFileStore: PaymentFileStore,
+    stores.ContactStore: ContactStore, stores.HoldStore: HoldStore, stores.ContactPolicyStore: ContactPolicyStore,
+    stores.DialerLogStore: DialerLogStore,
 }
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
 # `uow.jobs.get(`, and the job runner's two units of work

@@ -54,14 +54,16 @@ def test_a_case_is_the_contracts_resource_with_its_version_as_etag(client, admin
     body = response.json
     assert set(body) == {"id", "case_id", "bank_code", "borrower_name", "loan_amount", "due_amount", "days_past_due",
                          "priority", "region", "team", "status", "assigned_to", "amount_recovered", "version",
-                         "created_at", "updated_at", "resolved_at", "borrower_ref", "timezone", "balance", "promise"}
+                         "created_at", "updated_at", "resolved_at", "borrower_ref", "timezone", "balance", "promise",
+                         "on_hold"}
     assert body["id"] == case_pk
     assert (body["loan_amount"], body["due_amount"], body["amount_recovered"]) == ("20000.00", "13404.50", "13404.50")
     assert (body["team"], body["status"], body["priority"], body["assigned_to"]) == (
         "field", "Resolved", "Critical", agent.id)
     assert body["resolved_at"] == "2026-11-28T04:41:12+00:00"
     assert datetime.fromisoformat(body["created_at"]).utcoffset() is not None
-    assert (body["borrower_ref"], body["timezone"], body["balance"], body["promise"]) == (None, None, "0.00", None)
+    assert (body["borrower_ref"], body["timezone"], body["balance"], body["promise"], body["on_hold"]) == (
+        None, None, "0.00", None, False)
 
 
 def test_a_case_shows_its_borrower_its_balance_and_its_open_promise(client, admin_headers, make_case):

@@ -3,15 +3,16 @@ the rules that refuse a payment; two payments racing for one balance."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from threading import Barrier
 
 import pytest
 
-from conftest import login
+from conftest import login, today
 
 PROBLEM = "application/problem+json"
-TODAY = datetime.now(UTC).date()
+
+
 PAYMENT_KEYS = {"id", "case_id", "amount", "paid_on", "reference", "method", "reversed_at", "created_by", "created_at"}
 
 
@@ -29,7 +30,7 @@ def agent(client, make_user):
 
 
 def pay(client, headers, case_pk, amount="100.00", reference="REF-1", **extra):
-    body = {"amount": amount, "paid_on": TODAY.isoformat(), "reference": reference, **extra}
+    body = {"amount": amount, "paid_on": today().isoformat(), "reference": reference, **extra}
     return client.post(f"/api/cases/{case_pk}/payments", json=body, headers=headers)
 
 
@@ -85,7 +86,7 @@ BAD_BODIES = [
     ({"paid_on": "2026-13-01"}, "paid_on"), ({"paid_on": "2026-02-30"}, "paid_on"),
     ({"paid_on": "yesterday"}, "paid_on"),
     ({"paid_on": 20260101}, "paid_on"), ({"paid_on": "2026-01-01T10:00:00"}, "paid_on"),
-    ({"paid_on": (TODAY + timedelta(days=1)).isoformat()}, "paid_on"),
+    ({"paid_on": (today() + timedelta(days=1)).isoformat()}, "paid_on"),
     ({"method": "bitcoin"}, "method"), ({"method": "settlement"}, "method"), ({"method": None}, "method"),
     ({"reference": ""}, "reference"), ({"reference": "   "}, "reference"), ({"reference": "r" * 129}, "reference"),
     ({"reference": 42}, "reference"), ({"status": "Resolved"}, "status"), ({"created_by": 1}, "created_by"),
@@ -96,7 +97,7 @@ BAD_BODIES = [
 def test_a_payment_with_bad_input_is_a_400_problem_naming_the_field_and_writes_nothing(client, make_case,
                                                                                       admin_headers, change, field):
     case_pk = make_case(due_amount="1000.00")
-    body = {"amount": "10.00", "paid_on": TODAY.isoformat(), "reference": "REF-1", **change}
+    body = {"amount": "10.00", "paid_on": today().isoformat(), "reference": "REF-1", **change}
     response = client.post(f"/api/cases/{case_pk}/payments", json=body, headers=admin_headers)
     assert (response.status_code, response.content_type) == (400, PROBLEM), response.get_data(as_text=True)
     assert field in response.json["errors"]
@@ -106,7 +107,7 @@ def test_a_payment_with_bad_input_is_a_400_problem_naming_the_field_and_writes_n
 
 @pytest.mark.parametrize("missing", ["amount", "paid_on", "reference"])
 def test_a_payment_missing_a_field_is_400(client, make_case, admin_headers, missing):
-    body = {"amount": "10.00", "paid_on": TODAY.isoformat(), "reference": "REF-1"}
+    body = {"amount": "10.00", "paid_on": today().isoformat(), "reference": "REF-1"}
     del body[missing]
     response = client.post(f"/api/cases/{make_case()}/payments", json=body, headers=admin_headers)
     assert (response.status_code, response.content_type) == (400, PROBLEM)

@@ -2,15 +2,16 @@
 the promises job (the real worker) only after due date + grace; their history."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from conftest import login, wait_for_job
+from conftest import login, today, wait_for_job
 
 PROBLEM = "application/problem+json"
-TODAY = datetime.now(UTC).date()
-DUE = TODAY + timedelta(days=5)
+
+
+DUE = today() + timedelta(days=5)
 PROMISE_KEYS = {"id", "case_id", "amount", "due_date", "status", "paid", "created_by", "created_at", "closed_at"}
 
 
@@ -32,7 +33,8 @@ def promise(client, headers, case_pk, amount="300.00", due_date: date = DUE, **e
     return client.post(f"/api/cases/{case_pk}/promises", json=body, headers=headers)
 
 
-def pay(client, headers, case_pk, amount, reference, paid_on: date = TODAY):
+def pay(client, headers, case_pk, amount, reference, paid_on: date | None = None):
+    paid_on = paid_on or today()
     response = client.post(f"/api/cases/{case_pk}/payments", headers=headers,
                            json={"amount": amount, "paid_on": paid_on.isoformat(), "reference": reference})
     assert response.status_code == 201, response.json
@@ -96,8 +98,8 @@ def test_cancelling_a_closed_promise_is_409(client, make_case, agent):
 BAD_BODIES = [
     ({"amount": "1000.01"}, "amount"), ({"amount": 0}, "amount"), ({"amount": "-5"}, "amount"),
     ({"amount": "1.001"}, "amount"), ({"amount": "1e400"}, "amount"), ({"amount": "abc"}, "amount"),
-    ({"amount": None}, "amount"), ({"due_date": (TODAY - timedelta(days=1)).isoformat()}, "due_date"),
-    ({"due_date": (TODAY + timedelta(days=31)).isoformat()}, "due_date"), ({"due_date": "2026-02-30"}, "due_date"),
+    ({"amount": None}, "amount"), ({"due_date": (today() - timedelta(days=1)).isoformat()}, "due_date"),
+    ({"due_date": (today() + timedelta(days=31)).isoformat()}, "due_date"), ({"due_date": "2026-02-30"}, "due_date"),
     ({"due_date": "soon"}, "due_date"), ({"due_date": None}, "due_date"), ({"status": "kept"}, "status"),
     ({"paid": "300.00"}, "paid"),
 ]
@@ -114,8 +116,8 @@ def test_a_promise_with_bad_input_is_a_400_problem_naming_the_field(client, make
 
 
 def test_a_promise_may_fall_due_today_or_on_the_last_day_allowed(client, make_case, admin_headers):
-    assert promise(client, admin_headers, make_case(), due_date=TODAY).status_code == 201
-    assert promise(client, admin_headers, make_case(), due_date=TODAY + timedelta(days=30)).status_code == 201
+    assert promise(client, admin_headers, make_case(), due_date=today()).status_code == 201
+    assert promise(client, admin_headers, make_case(), due_date=today() + timedelta(days=30)).status_code == 201
 
 
 def test_an_agent_takes_reads_and_cancels_promises_of_its_own_cases_only(client, make_case, make_user, agent,
@@ -148,7 +150,7 @@ def test_a_payment_dated_before_the_promise_does_not_count(client, make_case, ag
     user, headers = agent
     case_pk = make_case(assigned_to=user.id, due_amount="1000.00")
     promise(client, headers, case_pk, "300.00")
-    pay(client, headers, case_pk, "300.00", "OLD", paid_on=TODAY - timedelta(days=1))
+    pay(client, headers, case_pk, "300.00", "OLD", paid_on=today() - timedelta(days=1))
     [still_open] = promises_of(client, headers, case_pk)
     assert (still_open["status"], still_open["paid"]) == ("open", "0.00")
 
@@ -189,9 +191,9 @@ def test_the_job_closes_promises_only_after_due_date_and_grace(client, make_case
 
 def test_the_job_decides_on_today_by_default_and_is_for_admins_only(client, make_case, admin_headers, agent,
                                                                     worker):
-    promise(client, admin_headers, make_case(), due_date=TODAY)
+    promise(client, admin_headers, make_case(), due_date=today())
     job = evaluate(client, admin_headers, None)
-    assert job["params"] == {"as_of": TODAY.isoformat()} and job["result"] == {"kept": 0, "partial": 0, "broken": 0}
+    assert job["params"] == {"as_of": today().isoformat()} and job["result"] == {"kept": 0, "partial": 0, "broken": 0}
     assert client.post("/api/promises/evaluate", json={}, headers=agent[1]).status_code == 403
     for body in ({"as_of": "tomorrow"}, {"as_of": "2026-02-30"}, {"as_of": "2026-01-01", "kept": 1}):
         response = client.post("/api/promises/evaluate", json=body, headers=admin_headers)

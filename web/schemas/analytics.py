@@ -63,9 +63,32 @@ class PromiseFiguresSchema(Schema):
         "example": 0.6667})
 
 
+class ContactFiguresSchema(Schema):
+    attempts = fields.Integer(required=True, metadata={"description": f"Outbound contacts made (`at`) in {_WINDOW}"})
+    right_party = fields.Integer(required=True, metadata={
+        "description": "Those of them that reached the person (conversation, promise_taken, dispute_raised, refused, "
+                       "cease_requested)"})
+    right_party_rate = fields.Float(required=True, allow_none=True, metadata={
+        "description": f"right_party / attempts, rounded half up to {_RATE_DECIMALS} decimals; null without attempts",
+        "example": 0.25})
+
+
+class HoldFiguresSchema(Schema):
+    dispute = fields.Integer(required=True)
+    cease = fields.Integer(required=True)
+    bankruptcy = fields.Integer(required=True)
+    attorney = fields.Integer(required=True)
+    pause = fields.Integer(required=True)
+
+
 class CollectingSchema(Schema):
     payments = fields.Nested(PaymentFiguresSchema, required=True)
     promises = fields.Nested(PromiseFiguresSchema, required=True)
+    contacts = fields.Nested(ContactFiguresSchema, metadata={"description": "Absent in snapshots taken before v2.1"})
+    holds = fields.Nested(HoldFiguresSchema, metadata={"description": f"Holds placed in {_WINDOW}, per type"})
+    policy_violations = fields.Integer(metadata={
+        "description": f"Contacts made in {_WINDOW} recorded with at least one rule broken (reported ones the "
+                       "policy flagged, and those an admin made against it)"})
 
 
 class SummarySchema(Schema):

@@ -69,6 +69,8 @@ class CaseSchema(Schema):
     timezone = fields.String(allow_none=True, metadata={"description": "IANA name; null: the contact policy's default"})
     balance = money(required=True, metadata={"description": "due_amount − amount_recovered"})
     promise = fields.Nested(PromiseSchema, allow_none=True, metadata={"description": "The open promise, or null"})
+    on_hold = fields.Boolean(required=True, metadata={
+        "description": "An active hold covers the case or its borrower"})
 
 
 class CasePageSchema(Schema):
@@ -87,9 +89,17 @@ class CaseListArgs(PageArgs):
     min_dpd = fields.Integer(validate=validate.Range(min=0, max=MAX_DPD))
     max_dpd = fields.Integer(validate=validate.Range(min=0, max=MAX_DPD))
     q = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "case_id prefix"})
-    sort = fields.String(load_default="id", validate=validate.OneOf(SORTS))
+    borrower = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "Words of the borrower's name: all must match, in any order, whatever their case and "
+                       "accents (`jose nunez` finds José Núñez)"})
+    borrower_ref = fields.String(validate=validate.Length(min=1, max=64),
+                                 metadata={"description": "The bank's customer id (exact)"})
+    sort = fields.String(load_default="id", validate=validate.OneOf(SORTS), metadata={
+        "description": "A field, descending with a leading `-`; then id in the same direction. `priority` "
+                       "sorts by rank: Low < Medium < High < Critical"})
     promise = fields.String(validate=validate.OneOf([s.value for s in PROMISE_FILTERS]),
                             metadata={"description": "The status of the case's latest promise"})
+    on_hold = fields.Boolean(metadata={"description": "true: cases an active hold covers; false: the others"})
 
 
 class StatusUpdateSchema(StrictSchema):
@@ -106,7 +116,8 @@ class StatusUpdateSchema(StrictSchema):
 
 _HISTORY_VALUES = ("status: a status; assignment: a user id (null: nobody); payment: its amount, in `to` "
                    "when recorded and in `from` when reversed; promise: null → open when taken, open → kept, "
-                   "partial, broken or cancelled when closed")
+                   "partial, broken or cancelled when closed; contact: 'channel direction: outcome' in `to`; hold: its "
+                   "type, in `to` when placed and in `from` when lifted")
 
 
 class HistoryEntrySchema(Schema):
