@@ -91,13 +91,15 @@ def submit(uow: UnitOfWork, job: Job, enqueue: Enqueue) -> Job:
     """Commit the job (and whatever the unit of work holds with it), then hand it to the queue.
 
     The enqueue happens only after the commit, so a worker never sees a job that is not there.
-    A failed enqueue leaves the job queued; the reconciler enqueues it later.
+    The job is marked enqueued in that same commit: were it not, the reconciler could take it for
+    one the broker never got, in the instant between the commit and the enqueue, and send it twice.
+    A failed enqueue puts it back as never enqueued; the reconciler's next round sends it.
     """
+    uow.jobs.mark_enqueued(job.id)
     uow.commit()
     try:
         enqueue(job)
     except Exception:  # noqa: BLE001 - the broker may be down; the reconciler covers it
-        return uow.jobs.get(job.id)
-    uow.jobs.mark_enqueued(job.id)
-    uow.commit()
+        uow.jobs.requeue(job.id)
+        uow.commit()
     return uow.jobs.get(job.id)  # as stored: created_at and the rest filled in

@@ -98,7 +98,7 @@ class JobStore(Protocol):
         """End the job in this state, with its result or error."""
 
     def requeue(self, job_id: uuid.UUID) -> None:
-        """Put a running job whose worker was lost back in the queue."""
+        """Put the job back in the queue as one the broker does not have (its worker lost, or never sent)."""
 
     def unfinished(self) -> builtins.list[tuple[Job, datetime | None, datetime | None]]:
         """Queued and running jobs with their enqueue time and last heartbeat."""

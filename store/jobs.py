@@ -108,7 +108,8 @@ class JobStore:
         return [_to_job(r) for r in self.conn.execute(query)]
 
     def mark_enqueued(self, job_id: uuid.UUID) -> None:
-        self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(enqueued_at=func.now()))
+        # the clock, not now(): an upload's transaction may have begun long before this commit
+        self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(enqueued_at=func.clock_timestamp()))
 
     def request_cancel(self, job_id: uuid.UUID) -> None:
         """Queued: cancelled at once. Running: flagged, the worker stops at its next checkpoint."""

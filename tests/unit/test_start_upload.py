@@ -7,6 +7,7 @@ import pytest
 
 from domain.errors import InvalidInput
 from domain.ingestion import start_upload
+from domain.job_runner import reconcile
 from domain.jobs import Job, JobState, JobType
 
 from .fakes import FakeUnitOfWork
@@ -63,7 +64,18 @@ def test_the_job_is_enqueued_only_after_the_upload_and_its_job_commit():
 
     job, _, _ = upload(uow, io.BytesIO(b"0123456789"), enqueue=enqueue)
     assert seen == [(1, 10, 10)]
-    assert uow.jobs.enqueued_at(job.id) == uow.now and uow.commits == 2
+    assert uow.jobs.enqueued_at(job.id) == uow.now and uow.commits == 1
+
+
+def test_a_reconciler_round_between_the_commit_and_the_enqueue_does_not_send_the_job_twice():
+    uow = FakeUnitOfWork()
+    resent: list[Job] = []
+
+    def enqueue(job: Job) -> None:  # the reconciler runs in the instant the web is handing the job over
+        reconcile(uow, resent.append, stale_seconds=60, max_attempts=3)
+
+    upload(uow, io.BytesIO(b"0123456789"), enqueue=enqueue)
+    assert resent == []
 
 
 def test_a_broker_failure_leaves_the_stored_job_queued_for_the_reconciler():
