@@ -11,9 +11,10 @@ about `limit` index entries plus the rows the other filters drop, at any depth:
 - any other filter reads the same index once per status, each branch in sort order, and merges
   the four short branches (a skip scan by hand: PostgreSQL 16 has none). A status is a small,
   fixed set, and one that correlates with time (new cases are Pending) costs no more than another;
-- a case_id prefix, a borrower_ref or a borrower's name: their own index finds the cases, then
-  they are sorted (`cases_processed_case_id_key` with text_pattern_ops, `cases_borrower_ref_idx`,
-  `cases_borrower_words_idx`): the cost follows the cases that match, not the table.
+- a case_id prefix, a borrower_ref, a borrower's name or `on_hold=true`: their own index finds the
+  cases, then they are sorted (`cases_processed_case_id_key` with text_pattern_ops,
+  `cases_borrower_ref_idx`, `cases_borrower_words_idx`, the active holds): the cost follows the
+  cases that match, not the table.
 """
 from __future__ import annotations
 
@@ -112,8 +113,9 @@ def order(sort: CaseSort, lead: tuple[str, ...] = ()) -> list:
 def _found_by_own_index(f: CaseFilter) -> bool:
     """A filter whose own index finds its cases, which are then sorted: a case_id prefix or a
     borrower_ref names a few; a borrower's name is read once from its GIN index (merged branches
-    would read the name's cases once per status)."""
-    return bool(f.case_id_prefix) or f.borrower_ref is not None or f.borrower is not None
+    would read the name's cases once per status); the held cases are found from the holds (a status
+    branch with few of them, Resolved, would walk all of its cases to fill a page)."""
+    return bool(f.case_id_prefix) or f.borrower_ref is not None or f.borrower is not None or f.on_hold is True
 
 
 def _partitions(f: CaseFilter) -> list[dict]:

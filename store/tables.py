@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from domain.case_queries import SORT_FIELDS
 from domain.contact_policy import Channel, Direction, HoldType, Outcome
 from domain.holds import HoldScope
 from domain.jobs import JobState, JobType
@@ -177,12 +178,12 @@ cases_processed = Table(
     Column("resolved_by_payment", Boolean, nullable=False, server_default=text("false")),
     # the assignment run's queue: open, unassigned cases
     Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
-    # the agent's own-cases listing and the admin's assigned_to filter (new cases, all
-    # unassigned, stay out of it)
-    Index("cases_assigned_to_idx", "assigned_to", "id", postgresql_where=text("assigned_to IS NOT NULL")),
-    # an agent's own queue by amount, either way, any depth: read backwards for -due_amount (0009)
-    Index("cases_assignee_due_idx", "assigned_to", "due_amount", "id",
-          postgresql_where=text("assigned_to IS NOT NULL")),
+    # the listing's two families, one index per sort (0010, docs/cases.md): a page of a status, or
+    # of an assignee (an agent's own queue; the unassigned cases are the NULL part), read in order
+    *(Index(f"cases_{lead}_{field}_idx", column, *([] if field == "id" else [field]), "id")
+      for lead, column in (("status", "status"), ("assignee", "assigned_to")) for field in SORT_FIELDS),
+    # a team by DPD (DPD decides the team)
+    Index("cases_status_team_dpd_idx", "status", "team", "days_past_due", "id"),
     # the work queues' listing: a status and a team, biggest debts first, keyset on (due_amount, id)
     Index("cases_status_team_due_idx", "status", "team", text("due_amount DESC"), text("id DESC")),
     # unique, and a case_id prefix (`q`) as an index range under any collation (0008)

@@ -13,7 +13,7 @@ from sqlalchemy import insert, text, update
 
 from conftest import login
 from domain.case_queries import SORT_FIELDS, SORTS
-from store.tables import cases_processed, promises
+from store.tables import cases_processed, holds, promises
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 RANK = {"Low": 0, "Medium": 1, "High": 2, "Critical": 3}
@@ -24,7 +24,7 @@ NAMES = ["José Núñez", "Jose Nunez", "NÚÑEZ Ana", "Zoë Müller", "Björn �
 @pytest.fixture(autouse=True)
 def empty_ledger(engine, clean_db):
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE payments, promises RESTART IDENTITY")
+        conn.exec_driver_sql("TRUNCATE payments, promises, holds RESTART IDENTITY")
 
 
 @pytest.fixture
@@ -83,6 +83,12 @@ def book(make_case, engine, agents):
         for k, case_pk in enumerate(pks[::5]):
             conn.execute(insert(promises).values(case_pk=case_pk, amount="1.00", due_date=date(2026, 7, 1),
                                                  status=("open", "kept", "broken", "partial")[k % 4]))
+        # held: cases 1 and 7 on their own, case 13 (SBI, REF-4) by its borrower; case 2's hold is lifted
+        for n, scope, lifted in ((1, "case", None), (7, "case", None), (13, "borrower", T0), (13, "borrower", None),
+                                 (2, "case", T0)):
+            conn.execute(insert(holds).values(case_pk=pks[n], bank_code=("HDFC", "SBI", "AXIS")[n % 3],
+                                              borrower_ref=f"REF-{n // 3}" if n % 4 else None, scope=scope,
+                                              type="dispute", reason="test", lifted_at=lifted))
     return pks
 
 
@@ -108,6 +114,9 @@ def matches(case: dict, query: dict, latest_promise: dict) -> bool:
         elif name == "unassigned":
             if (case["assigned_to"] is None) != (value == "true"):
                 return False
+        elif name == "on_hold":
+            if case["on_hold"] != (value == "true"):
+                return False
         elif name == "promise":
             if latest_promise.get(case["id"]) != value:
                 return False
@@ -120,7 +129,8 @@ FILTERS = [{}, {"status": "Pending"}, {"status": "Resolved"}, {"team": "legal"},
            {"region": "North"}, {"priority": "Critical"}, {"min_dpd": 40, "max_dpd": 121}, {"unassigned": "true"},
            {"unassigned": "false"}, {"q": "AB-0"}, {"borrower": "nunez jose"}, {"borrower_ref": "REF-4"},
            {"team": "field", "priority": "High"}, {"region": "South", "status": "Escalated"}, {"promise": "open"},
-           {"promise": "broken"}, {"borrower": "ANA", "region": "North"}]
+           {"promise": "broken"}, {"borrower": "ANA", "region": "North"}, {"on_hold": "true"},
+           {"on_hold": "false"}, {"on_hold": "true", "team": "call_center"}]
 
 
 def latest_promises(engine) -> dict[int, str]:
@@ -291,3 +301,37 @@ def test_the_listing_combines_filters_with_each_other(client, admin_headers, boo
         query = {**a, **b}
         expected = [c["id"] for c in everything if matches(c, query, {})]
         assert [c["id"] for c in all_pages(client, admin_headers, limit=3, **query)] == expected, query
+
+
+SHAPES = [({"status": "In Progress"}, "cases_status_{field}_idx"),
+          ({"assigned_to": 1}, "cases_assignee_{field}_idx"),
+          ({"unassigned": True}, "cases_assignee_{field}_idx"),
+          ({"region": "North"}, "cases_status_{field}_idx"),  # merged: one branch per status
+          ({}, "cases_status_{field}_idx")]
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@pytest.mark.parametrize(("filters", "index"), SHAPES, ids=lambda v: json.dumps(v) if isinstance(v, dict) else None)
+@pytest.mark.parametrize("deep", [False, True], ids=["first page", "after a cursor"])
+def test_every_sort_reads_a_status_an_assignee_and_the_merged_branches_in_index_order(engine, make_case, sort,
+                                                                                      filters, index, deep):
+    """With sorting switched off, a page that needed one would still show a Sort node of the table's
+    rows: none may. Merged branches (at most `limit` rows each) may be sorted together."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql
+
+    from domain.case_queries import CaseFilter, CaseSort
+    from domain.cases import CaseStatus, Priority
+    from store.case_listing import page_ids
+
+    make_case()
+    parsed = CaseSort.parse(sort)
+    value = {"id": 7, "due_amount": Decimal("10.00"), "days_past_due": 40, "updated_at": T0, "created_at": T0,
+             "priority": Priority.HIGH}[parsed.field]
+    filters = {**filters, **({"status": CaseStatus(filters["status"])} if "status" in filters else {})}
+    page = page_ids(CaseFilter(**filters), parsed, after=(value, 7) if deep else None, limit=51)
+    sql = select(page.c.id).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    plan = _plan(engine, str(sql), "enable_sort", "enable_bitmapscan")
+    sorted_keys = [line.strip() for line in plan.splitlines() if line.strip().startswith(("Sort Key", "Presorted Key"))]
+    assert all('"*SELECT* ' in key for key in sorted_keys), plan
+    assert index.format(field=parsed.field) in plan, plan
