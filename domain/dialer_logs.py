@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from operator import itemgetter
 from typing import NamedTuple
 
-from domain import case_rules, readers
-from domain.case_rules import ROW, Problem, column_key
+from domain import case_rules, readers, row_files
+from domain.case_rules import ROW, Problem
 from domain.contact_policy import Channel, Direction, Outcome
 from domain.contact_policy import lookback as policy_lookback
 from domain.contact_settings import ContactRules, current_rules
@@ -29,15 +28,12 @@ from domain.holds import DEFAULT_SCOPE, HOLD_FOR_OUTCOME, outcome_hold_reason
 from domain.ingestion import ERRORS_SAMPLE_SIZE, unreadable_failure
 from domain.job_runner import Progress
 from domain.jobs import Job
-from domain.read_ahead import ReadAhead
-from domain.stores import DialerLogStore
 from domain.unit_of_work import UnitOfWork
 
 COLUMNS = ("case_id", "channel", "direction", "outcome", "at", "note")
 REQUIRED = COLUMNS[:5]
 ERRORS_FIELD_ORDER = [ROW, *COLUMNS]
 UNKNOWN_CASE = "no case has this case_id"
-_BATCH_ROWS = 10_000  # rows per COPY round trip; progress (a cancel checkpoint) is reported per batch
 
 _CHANNELS = {c.value: c for c in Channel}
 _DIRECTIONS = {d.value: d for d in Direction}
@@ -188,8 +184,8 @@ def record_dialer_log(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     try:
         with uow.uploads.open(upload.id) as stream, store.staging():
             # the first attempt's start, retries included: "in the future" means the same rows each time
-            total = _stage(store, _checked_rows(readers.open_records(upload.media_type, stream), job.started_at),
-                           progress)
+            rows = _checked_rows(readers.open_records(upload.media_type, stream), job.started_at)
+            total = row_files.stage(store, rows, progress)
     except (readers.UnreadableFile, UnicodeDecodeError) as exc:
         raise unreadable_failure(uow, upload.id, exc) from None
     progress.set_total(total)  # also a cancel checkpoint before anything changes
@@ -218,78 +214,24 @@ def record_dialer_log(job: Job, uow: UnitOfWork, progress: Progress) -> dict:
     }
 
 
-def _stage(store: DialerLogStore, rows: Iterator[tuple], progress: Progress) -> int:
-    """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
-    done = 0
-    with ReadAhead(readers.batched(rows, _BATCH_ROWS)) as ahead:
-        for batch in ahead:
-            store.stage(batch)
-            done += len(batch)
-            progress.advance(done)
-    progress.advance(done, force=True)
-    return done
-
-
 def _checked_rows(records: readers.Records, now: datetime) -> Iterator[tuple]:
-    """Staging rows `(line, case_id, channel, direction, outcome, at, note, right_party, problem fields,
-    messages)`;
-    a CSV header without a required column fails the job at once."""
-    if records.columns is None:
-        return _json_rows(records.rows, now)
-    positions, missing, duplicated = _map_columns(records.columns)
-    if missing:
-        raise JobFailed("Missing columns", f"the header has no column {', '.join(missing)} (expected "
-                                           f"{', '.join(REQUIRED)} and optionally note, in any order and case)")
-    if duplicated:
-        raise JobFailed("Ambiguous columns", f"the header names {', '.join(duplicated)} more than once")
-    return _csv_rows(records.rows, positions, len(records.columns), now)
+    """Staging rows (see _staged); a CSV header without a required column fails the job at once."""
+    return _staged_rows(row_files.values(records, COLUMNS, REQUIRED, noun="contact"), now)
 
 
-def _map_columns(names) -> tuple[tuple, list[str], list[str]]:
-    """For each of COLUMNS, the position of the name holding it (None when absent); the required
-    columns missing; the columns named more than once."""
-    found: dict[str, list[int]] = {}
-    for position, name in enumerate(names):
-        found.setdefault(column_key(str(name)), []).append(position)
-    return (tuple(found[c][0] if c in found else None for c in COLUMNS), [c for c in REQUIRED if c not in found],
-            [c for c in COLUMNS if len(found.get(c, ())) > 1])
-
-
-def _csv_rows(rows, positions: tuple, width: int, now: datetime) -> Iterator[tuple]:
-    pick = itemgetter(*(width if p is None else p for p in positions))  # position `width`: the None padding
-    for line, row in rows:
-        if len(row) == width:
-            checked = check_row(pick([*row, None]), now)
-            yield (line, *checked.contact, None, None) if checked.contact else _staged(line, checked, checked.problems)
+def _staged_rows(records: Iterator[row_files.Values], now: datetime) -> Iterator[tuple]:
+    for line, values, shape in records:
+        if values is None:
+            yield _staged(line, None, shape)
             continue
-        checked = check_row(pick([*row[:width], *[None] * (width + 1 - len(row))]), now)
-        extra = [case_rules.field_count(len(row), width)] if len(row) > width else []
-        yield _staged(line, checked, [*extra, *checked.problems])
+        checked = check_row(values, now)
+        yield _staged(line, checked, [*shape, *checked.problems] if shape else checked.problems)
 
 
-def _json_rows(rows, now: datetime) -> Iterator[tuple]:
-    keys_of = lru_cache(maxsize=256)(_json_keys)  # objects of one file mostly share their keys
-    for line, value in rows:
-        if isinstance(value, readers.Unreadable):
-            yield line, None, None, None, None, None, None, None, [ROW], [value.reason]
-        elif not isinstance(value, dict):
-            yield line, None, None, None, None, None, None, None, [ROW], [
-                "must be a JSON object with the contact columns"]
-        else:
-            keys, duplicated = keys_of(tuple(value))
-            checked = check_row([None if k is None else value[k] for k in keys], now)
-            yield _staged(line, checked, [duplicated, *checked.problems] if duplicated else checked.problems)
-
-
-def _json_keys(names: tuple) -> tuple[tuple, Problem | None]:
-    """For each column, the key of an object holding it; and a problem if a column is named twice."""
-    positions, _, duplicated = _map_columns(names)
-    keys = tuple(None if p is None else names[p] for p in positions)
-    return keys, case_rules.duplicated_keys(duplicated) if duplicated else None
-
-
-def _staged(line: int, checked: CheckedContact, problems: list[Problem]) -> tuple:
+def _staged(line: int, checked: CheckedContact | None, problems: list[Problem]) -> tuple:
+    """The staging row (line, case_id, channel, direction, outcome, at, note, right_party, problem
+    fields, messages): the contact's values, or the case_id (when known) and the problems."""
     if not problems:
         return (line, *checked.contact, None, None)
-    return (line, checked.case_id, None, None, None, None, None, None, [p.field for p in problems],
+    return (line, checked and checked.case_id, None, None, None, None, None, None, [p.field for p in problems],
             [p.message for p in problems])

@@ -14,20 +14,16 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from functools import lru_cache
-from operator import itemgetter
 from typing import NamedTuple
 
-from domain import case_rules, readers
-from domain.case_rules import ROW, Problem, column_key
+from domain import case_rules, readers, row_files
+from domain.case_rules import ROW, Problem
 from domain.errors import InvalidInput, JobFailed
 from domain.events import CasesChanged
 from domain.ingestion import ERRORS_SAMPLE_SIZE, unreadable_failure
 from domain.job_runner import Progress
 from domain.jobs import Job
 from domain.payments import CLIENT_METHODS, PaymentMethod, check_payment
-from domain.read_ahead import ReadAhead
-from domain.stores import PaymentFileStore
 from domain.unit_of_work import UnitOfWork
 
 COLUMNS = ("case_id", "amount", "paid_on", "reference", "method")
@@ -37,7 +33,6 @@ UNKNOWN_CASE = "no case has this case_id"
 CONFLICTING_REFERENCE = "already recorded for another case or amount (a reference is unique per bank)"
 REPEATED_REFERENCE = "duplicate reference: first seen on line {line}"
 OVERPAYMENT = "exceeds the case's balance left by the file's earlier payments to it ({balance})"
-_BATCH_ROWS = 10_000  # rows staged per round trip; progress (a cancel checkpoint) is reported per batch
 
 _MAX_AMOUNT = case_rules.MAX_AMOUNT
 _CENT = Decimal("0.01")
@@ -192,7 +187,8 @@ def apply_payments_file(job: Job, uow: UnitOfWork, progress: Progress, *, kept_p
     store = uow.payment_files
     try:
         with uow.uploads.open(upload.id) as stream, store.staging():
-            total = _stage(store, _checked_rows(readers.open_records(upload.media_type, stream), today), progress)
+            rows = _checked_rows(readers.open_records(upload.media_type, stream), today)
+            total = row_files.stage(store, rows, progress)
     except (readers.UnreadableFile, UnicodeDecodeError) as exc:
         raise unreadable_failure(uow, upload.id, exc) from None
     progress.set_total(total)  # also a cancel checkpoint before anything changes
@@ -220,75 +216,24 @@ def apply_payments_file(job: Job, uow: UnitOfWork, progress: Progress, *, kept_p
     }
 
 
-def _stage(store: PaymentFileStore, rows: Iterator[tuple], progress: Progress) -> int:
-    """Stage the rows in batches, the next batch read while the last is stored; returns the count."""
-    done = 0
-    with ReadAhead(readers.batched(rows, _BATCH_ROWS)) as ahead:
-        for batch in ahead:
-            store.stage(batch)
-            done += len(batch)
-            progress.advance(done)
-    progress.advance(done, force=True)
-    return done
-
-
 def _checked_rows(records: readers.Records, today: date) -> Iterator[tuple]:
-    """Staging rows `(line, case_id, amount, paid_on, reference, method, problem fields, messages)`;
-    a CSV header without a required column fails the job at once."""
-    if records.columns is None:
-        return _json_rows(records.rows, today)
-    positions, missing, duplicated = _map_columns(records.columns)
-    if missing:
-        raise JobFailed("Missing columns", f"the header has no column {', '.join(missing)} (expected "
-                                           f"{', '.join(REQUIRED)} and optionally method, in any order and case)")
-    if duplicated:
-        raise JobFailed("Ambiguous columns", f"the header names {', '.join(duplicated)} more than once")
-    return _csv_rows(records.rows, positions, len(records.columns), today)
+    """Staging rows (see _staged); a CSV header without a required column fails the job at once."""
+    return _staged_rows(row_files.values(records, COLUMNS, REQUIRED, noun="payment"), today)
 
 
-def _map_columns(names) -> tuple[tuple, list[str], list[str]]:
-    """For each of COLUMNS, the position of the name holding it (None when absent); the required
-    columns missing; the columns named more than once."""
-    found: dict[str, list[int]] = {}
-    for position, name in enumerate(names):
-        found.setdefault(column_key(str(name)), []).append(position)
-    return (tuple(found[c][0] if c in found else None for c in COLUMNS), [c for c in REQUIRED if c not in found],
-            [c for c in COLUMNS if len(found.get(c, ())) > 1])
-
-
-def _csv_rows(rows, positions: tuple, width: int, today: date) -> Iterator[tuple]:
-    pick = itemgetter(*(width if p is None else p for p in positions))  # position `width`: the None padding
-    for line, row in rows:
-        if len(row) == width:
-            checked = check_row(pick([*row, None]), today)
-            yield (line, *checked.payment, None, None) if checked.payment else _staged(line, checked, checked.problems)
+def _staged_rows(records: Iterator[row_files.Values], today: date) -> Iterator[tuple]:
+    for line, values, shape in records:
+        if values is None:
+            yield _staged(line, None, shape)
             continue
-        checked = check_row(pick([*row[:width], *[None] * (width + 1 - len(row))]), today)
-        extra = [case_rules.field_count(len(row), width)] if len(row) > width else []
-        yield _staged(line, checked, [*checked.problems, *extra])
+        checked = check_row(values, today)
+        yield _staged(line, checked, [*checked.problems, *shape] if shape else checked.problems)
 
 
-def _json_rows(rows, today: date) -> Iterator[tuple]:
-    keys_of = lru_cache(maxsize=256)(_json_keys)  # objects of one file mostly share their keys
-    for line, value in rows:
-        if isinstance(value, readers.Unreadable):
-            yield line, None, None, None, None, None, [ROW], [value.reason]
-        elif not isinstance(value, dict):
-            yield line, None, None, None, None, None, [ROW], ["must be a JSON object with the payment columns"]
-        else:
-            keys, duplicated = keys_of(tuple(value))
-            checked = check_row([None if k is None else value[k] for k in keys], today)
-            yield _staged(line, checked, [*checked.problems, duplicated] if duplicated else checked.problems)
-
-
-def _json_keys(names: tuple) -> tuple[tuple, Problem | None]:
-    """For each column, the key of an object holding it; and a problem if a column is named twice."""
-    positions, _, duplicated = _map_columns(names)
-    keys = tuple(None if p is None else names[p] for p in positions)
-    return keys, case_rules.duplicated_keys(duplicated) if duplicated else None
-
-
-def _staged(line: int, checked: CheckedPayment, problems: list[Problem]) -> tuple:
+def _staged(line: int, checked: CheckedPayment | None, problems: list[Problem]) -> tuple:
+    """The staging row (line, case_id, amount, paid_on, reference, method, problem fields,
+    messages): the payment's values, or the case_id (when known) and the problems."""
     if not problems:
         return (line, *checked.payment, None, None)
-    return (line, checked.case_id, None, None, None, None, [p.field for p in problems], [p.message for p in problems])
+    return (line, checked and checked.case_id, None, None, None, None, [p.field for p in problems],
+            [p.message for p in problems])
