@@ -176,7 +176,7 @@ def login(base: str, email: str) -> requests.Session:
 def run_matrix(database_url: str, redis_url: str, values: dict, count: int, only: set[str] | None) -> list[Cell]:
     from store.engine import get_engine
 
-    engine = get_engine(database_url)
+    engine = get_engine(database_url, jit=False)  # as the web's: page_buffers times the page as it runs there
     cells = []
     with gunicorn(database_url, redis_url) as base:
         admin, agent = login(base, "bench-admin@example.com"), login(base, values["agent_email"])

@@ -64,17 +64,6 @@ def case_on_hold():
     return or_(own.is_not(None), borrower.is_not(None))
 
 
-def held_case_ids():
-    """SQL: the ids of the cases an active hold covers, from the holds (few) to the cases: a case's
-    own holds, and each borrower hold's cases by cases_borrower_ref_idx. `on_hold=true` filters by it,
-    so its cost follows the holds, not the book."""
-    active = _h.lifted_at.is_(None)
-    own = select(_h.case_pk).where(active)
-    borrowers = select(_c.id).join(holds, and_(_h.bank_code == _c.bank_code, _h.borrower_ref == _c.borrower_ref)) \
-        .where(active, _h.scope == _BORROWER, _h.borrower_ref.is_not(None), _c.borrower_ref.is_not(None))
-    return own.union(borrowers)
-
-
 class HoldStore:
     def __init__(self, conn: Connection):
         self.conn = conn

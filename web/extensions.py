@@ -40,7 +40,7 @@ class Resources:
     def bus(self) -> MessageBus:
         """The web's message bus: what follows the changes its requests commit."""
         return message_bus(lambda: self.celery, lambda: self.redis,
-                           lambda: UnitOfWork(get_engine(self.settings.database_url)))
+                           lambda: UnitOfWork(get_engine(self.settings.database_url, jit=False)))
 
     @cached_property
     def celery(self) -> Celery:
@@ -59,7 +59,7 @@ def settings() -> Settings:
 
 
 def engine():
-    return get_engine(settings().database_url)
+    return get_engine(settings().database_url, jit=False)
 
 
 def redis_client() -> redis.Redis:

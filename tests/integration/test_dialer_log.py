@@ -183,6 +183,16 @@ def test_bad_rows_are_rejected_with_their_line_numbers_and_the_good_ones_recorde
         ("call", "no_answer", None), ("call", "no_answer", "trimmed")]
 
 
+def test_a_row_longer_than_a_header_without_the_note_column_is_rejected_and_the_others_recorded(
+        client, admin_headers, make_case):
+    make_case(case_id="A", timezone=NY)
+    job = upload(client, admin_headers, csv_file("A,call,outbound,no_answer,2026-10-05T14:00:00Z",
+                                                 "A,call,outbound,no_answer,2026-10-05T15:00:00Z,a note",
+                                                 header="case_id,channel,direction,outcome,at"))
+    assert (job["state"], job["result"]["rows_recorded"], job["result"]["rows_rejected"]) == ("succeeded", 1, 1)
+    assert error_csv(client, admin_headers, job["id"])[1:] == [["3", "A", "_", "has 6 fields but the header has 5"]]
+
+
 def test_a_missing_column_fails_the_job_naming_it_and_writes_nothing(client, admin_headers, uow, make_case):
     make_case(case_id="A")
     job = upload(client, admin_headers,

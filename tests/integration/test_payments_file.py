@@ -147,6 +147,15 @@ def test_header_names_match_in_any_case_with_a_bom_and_the_method_column_is_opti
     assert query(uow, "SELECT reference, amount::text, method::text FROM payments") == [("R-1", "12.50", "other")]
 
 
+def test_a_row_longer_than_a_header_without_the_method_column_is_rejected_and_the_others_applied(
+        client, admin_headers, make_case):
+    make_case(case_id="A")
+    job = upload(client, admin_headers, csv_file(f"A,10.00,{PAID_ON},R-1", f"A,10.00,{PAID_ON},R-2,card",
+                                                 header="case_id,amount,paid_on,reference"))
+    assert (job["state"], job["result"]["rows_applied"], job["result"]["rows_rejected"]) == ("succeeded", 1, 1)
+    assert error_csv(client, admin_headers, job["id"])[1:] == [["3", "A", "_", "has 5 fields but the header has 4"]]
+
+
 def test_a_missing_column_fails_the_job_naming_it_and_writes_nothing(client, admin_headers, uow, make_case):
     make_case(case_id="A")
     job = upload(client, admin_headers, csv_file("A,10.00,R-1", header="case_id,amount,reference"))

@@ -335,3 +335,12 @@ def test_every_sort_reads_a_status_an_assignee_and_the_merged_branches_in_index_
     sorted_keys = [line.strip() for line in plan.splitlines() if line.strip().startswith(("Sort Key", "Presorted Key"))]
     assert all('"*SELECT* ' in key for key in sorted_keys), plan
     assert index.format(field=parsed.field) in plan, plan
+
+
+def test_the_webs_connections_run_without_jit_and_with_plans_for_their_values(app):
+    """A listing's estimate may pass jit_above_cost; compiling it took 20-30 ms of a 1 ms page."""
+    from web.extensions import engine
+
+    with app.app_context(), engine().connect() as conn:
+        assert conn.exec_driver_sql("SELECT current_setting('jit'), current_setting('plan_cache_mode')").one() == (
+            "off", "force_custom_plan")
