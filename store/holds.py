@@ -42,8 +42,8 @@ def covering_at(case: Case, at: datetime):
 
 
 def on_hold_of_case():
-    """SQL, for a WHERE: an active hold covers the case row of cases_processed in the query (an
-    anti-join for `on_hold=false`)."""
+    """SQL, for a WHERE: an active hold covers the case row of cases_processed in the query (as
+    EXISTS: PostgreSQL may hash the active holds once for a statement that walks many rows)."""
     active = _h.lifted_at.is_(None)
     own = exists().where(_h.case_pk == _c.id, active)
     borrower = exists().where(active, _h.scope == _BORROWER, _h.borrower_ref.is_not(None),
@@ -52,8 +52,8 @@ def on_hold_of_case():
 
 
 def case_on_hold():
-    """SQL, for a select list: whether an active hold covers the case row, as two index probes
-    (holds_case_idx, holds_one_active_borrower_key) per case listed. Scalar subqueries, not
+    """SQL, for a select list or a WHERE: whether an active hold covers the case row, as two index
+    probes (holds_case_idx, holds_one_active_borrower_key) per case listed. Scalar subqueries, not
     EXISTS: PostgreSQL may run an EXISTS in a select list as a hashed subplan over every active
     hold, once per statement - 5 ms at 14,000 holds for a page of 50 cases (1.4 ms as probes)."""
     active = _h.lifted_at.is_(None)

@@ -184,8 +184,6 @@ cases_processed = Table(
       for lead, column in (("status", "status"), ("assignee", "assigned_to")) for field in SORT_FIELDS),
     # a team by DPD (DPD decides the team)
     Index("cases_status_team_dpd_idx", "status", "team", "days_past_due", "id"),
-    # the work queues' listing: a status and a team, biggest debts first, keyset on (due_amount, id)
-    Index("cases_status_team_due_idx", "status", "team", text("due_amount DESC"), text("id DESC")),
     # unique, and a case_id prefix (`q`) as an index range under any collation (0008)
     Index("cases_processed_case_id_key", "case_id", unique=True, postgresql_ops={"case_id": "text_pattern_ops"}),
     # the borrower's name as words (0008, docs/cases.md)
