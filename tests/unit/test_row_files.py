@@ -39,7 +39,8 @@ def test_a_header_without_a_required_column_fails_the_job_naming_it_and_the_opti
 def test_a_header_naming_a_column_twice_fails_the_job():
     with pytest.raises(JobFailed) as failure:
         values("csv", "case_id,amount,Amount\nC-1,1,2\n")
-    assert (failure.value.title, failure.value.detail) == ("Ambiguous columns", "the header names amount more than once")
+    assert failure.value.title == "Ambiguous columns"
+    assert failure.value.detail == "the header names amount more than once"
 
 
 def test_json_objects_are_read_by_their_keys_whatever_the_case_and_a_key_named_twice_is_a_problem():
