@@ -93,13 +93,14 @@ def submit(uow: UnitOfWork, job: Job, enqueue: Enqueue) -> Job:
     The enqueue happens only after the commit, so a worker never sees a job that is not there.
     The job is marked enqueued in that same commit: were it not, the reconciler could take it for
     one the broker never got, in the instant between the commit and the enqueue, and send it twice.
-    A failed enqueue puts it back as never enqueued; the reconciler's next round sends it.
+    A failed enqueue marks it never enqueued again, if it is still queued (the message may have
+    landed all the same, and a worker started it); the reconciler's next round sends it.
     """
     uow.jobs.mark_enqueued(job.id)
     uow.commit()
     try:
         enqueue(job)
     except Exception:  # noqa: BLE001 - the broker may be down; the reconciler covers it
-        uow.jobs.requeue(job.id)
+        uow.jobs.unmark_enqueued(job.id)
         uow.commit()
     return uow.jobs.get(job.id)  # as stored: created_at and the rest filled in

@@ -75,6 +75,9 @@ class JobStore(Protocol):
     def mark_enqueued(self, job_id: uuid.UUID) -> None:
         """Note that the job was handed to the broker just now."""
 
+    def unmark_enqueued(self, job_id: uuid.UUID) -> None:
+        """Note that a still queued job is not in the broker (its enqueue failed)."""
+
     def request_cancel(self, job_id: uuid.UUID) -> None:
         """Queued: cancelled at once. Running: flagged, to stop at its next checkpoint."""
 
@@ -98,7 +101,7 @@ class JobStore(Protocol):
         """End the job in this state, with its result or error."""
 
     def requeue(self, job_id: uuid.UUID) -> None:
-        """Put the job back in the queue as one the broker does not have (its worker lost, or never sent)."""
+        """Put a running job whose worker was lost back in the queue."""
 
     def unfinished(self) -> builtins.list[tuple[Job, datetime | None, datetime | None]]:
         """Queued and running jobs with their enqueue time and last heartbeat."""

@@ -111,6 +111,11 @@ class JobStore:
         # the clock, not now(): an upload's transaction may have begun long before this commit
         self.conn.execute(update(jobs).where(jobs.c.id == job_id).values(enqueued_at=func.clock_timestamp()))
 
+    def unmark_enqueued(self, job_id: uuid.UUID) -> None:
+        # only while queued: a publish that raised may have landed, and a worker may run the job already
+        self.conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED.value)
+                          .values(enqueued_at=None))
+
     def request_cancel(self, job_id: uuid.UUID) -> None:
         """Queued: cancelled at once. Running: flagged, the worker stops at its next checkpoint."""
         self.conn.execute(

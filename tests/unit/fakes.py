@@ -236,6 +236,11 @@ class FakeJobStore(_Store):
     def mark_enqueued(self, job_id: uuid.UUID) -> None:
         self._t.jobs[job_id].enqueued_at = self._uow.now
 
+    def unmark_enqueued(self, job_id: uuid.UUID) -> None:
+        row = self._t.jobs[job_id]
+        if row.job.state is JobState.QUEUED:
+            row.enqueued_at = None
+
     def request_cancel(self, job_id: uuid.UUID) -> None:
         job = self._job(job_id)
         if job.state is JobState.QUEUED:

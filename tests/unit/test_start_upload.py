@@ -88,6 +88,17 @@ def test_a_broker_failure_leaves_the_stored_job_queued_for_the_reconciler():
     assert created and uow.jobs.get(job.id).state is JobState.QUEUED and uow.jobs.enqueued_at(job.id) is None
 
 
+def test_a_publish_that_raises_after_its_message_landed_leaves_the_worked_job_as_it_is():
+    uow = FakeUnitOfWork()
+
+    def landed_then_raised(job: Job) -> None:  # a worker ran the job before the publish timed out
+        uow.jobs.finish(job.id, JobState.SUCCEEDED, result={})
+        raise ConnectionError("timed out waiting for the broker's reply")
+
+    job, _, _ = upload(uow, io.BytesIO(b"0123"), enqueue=landed_then_raised)
+    assert uow.jobs.get(job.id).state is JobState.SUCCEEDED and uow.jobs.enqueued_at(job.id) == uow.now
+
+
 def test_an_empty_file_is_refused_and_nothing_is_stored():
     uow = FakeUnitOfWork()
     with uow, pytest.raises(InvalidInput):
