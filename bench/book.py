@@ -31,6 +31,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.servers import fresh_database
+from store.holds import held_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password"
@@ -163,6 +164,9 @@ def _holds(conn) -> None:
                updated_at
         FROM cases_processed WHERE borrower_ref IS NOT NULL AND (id * 2654435761) % 1000 BETWEEN 200 AND 201
         ORDER BY bank_code, borrower_ref, id""")
+    # the cases' on_hold, as every writer of holds keeps it (store/holds.py)
+    held = held_sql(case_pk="c.id", bank_code="c.bank_code", borrower_ref="c.borrower_ref")
+    conn.execute(f"UPDATE cases_processed c SET on_hold = true WHERE {held}")
 
 
 def sample_values(conn) -> dict:

@@ -27,14 +27,11 @@ from store.tables import assignment_bands, team_rotation, users
 # reads them in the contract's order, which its Dealer checks (the rule is the planner's): one
 # priority at a time, so PostgreSQL sorts the next priority's cases while the run applies the
 # previous ones, rather than sorting all of them before the first can be dealt. Cases on hold (their
-# own or their borrower's) wait: two anti-joins against the active holds, few, hashed once.
+# own or their borrower's: the case's on_hold, store/holds.py) wait.
 _CANDIDATES = """
     SELECT id, days_past_due, priority::text, due_amount, status::text, version, ctid::text
     FROM cases_processed
-    WHERE assigned_to IS NULL AND status <> 'Resolved'
-      AND NOT EXISTS (SELECT FROM holds h WHERE h.lifted_at IS NULL AND h.case_pk = cases_processed.id)
-      AND NOT EXISTS (SELECT FROM holds h WHERE h.lifted_at IS NULL AND h.scope = 'borrower'
-                         AND h.bank_code = cases_processed.bank_code AND h.borrower_ref = cases_processed.borrower_ref)
+    WHERE assigned_to IS NULL AND status <> 'Resolved' AND NOT on_hold
 """
 _OF_PRIORITY_IN_ORDER = " AND cases_processed.priority = CAST(%s AS case_priority) ORDER BY due_amount DESC, id"
 

@@ -7,7 +7,10 @@ about `limit` index entries plus the rows the other filters drop, at any depth:
 
 - a filter naming an assignee (an agent's own queue, `assigned_to`, `unassigned=true`) reads
   `(assigned_to, <sort>, id)`;
-- a filter naming a status reads `(status, <sort>, id)`;
+- `promise=` reads `(latest_promise, <sort>, id)`, and `on_hold=true` `(<sort>, id) WHERE on_hold`:
+  partial indexes of the few cases with a promise, and of the held ones;
+- a filter naming a status reads `(status, <sort>, id)` (a priority by amount:
+  `(status, priority, due_amount, id)`);
 - any other filter reads the same index once per status, each branch in sort order, and merges
   the four short branches (a skip scan by hand: PostgreSQL 16 has none). A status is a small,
   fixed set, and one that correlates with time (new cases are Pending) costs no more than another;
@@ -22,13 +25,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from domain.case_queries import CaseFilter, CaseSort
 from domain.cases import CaseStatus
-from domain.promises import PromiseStatus
-from store.holds import free_of_holds, on_hold_of_case
 from store.name_words import ACCENTED, PLAIN
-from store.tables import cases_processed, promises
+from store.tables import cases_processed
 
 _c = cases_processed.c
-_pr = promises.c
 
 
 def name_words(value):
@@ -53,7 +53,8 @@ def conditions(f: CaseFilter, sort: CaseSort | None = None, fixed: dict | None =
     fixed = fixed or {}
     equal = {"assigned_to": f.assigned_to, "bank_code": f.bank_code, "region": f.region,
              "status": f.status and f.status.value, "team": f.team and f.team.value,
-             "priority": f.priority and f.priority.value, "borrower_ref": f.borrower_ref}
+             "priority": f.priority and f.priority.value, "borrower_ref": f.borrower_ref,
+             "latest_promise": f.promise and f.promise.value}
     # under the priority sort, a priority is a range, not an equality: with `priority = X`
     # PostgreSQL reduces ORDER BY priority, id to ORDER BY id and may walk the primary key
     # filtering by status, which correlates with a case's age
@@ -75,22 +76,9 @@ def conditions(f: CaseFilter, sort: CaseSort | None = None, fixed: dict | None =
         where.append(_c.case_id.startswith(f.case_id_prefix, autoescape=True))
     if f.borrower is not None:
         where.append(name_words(_c.borrower_name).op("@@")(_words_query(f.borrower)))
-    if f.promise is not None:
-        where.append(_latest_promise_is(f.promise))
     if f.on_hold is not None:
-        # checked on the rows each branch walks in its order: held cases against the active holds
-        # hashed once per branch (found from the holds instead, the held cases were joined to the
-        # whole table and sorted: 300 ms at 1M); the others by anti-joins (see free_of_holds)
-        where.extend([on_hold_of_case()] if f.on_hold else free_of_holds())
+        where.append(_c.on_hold if f.on_hold else ~_c.on_hold)  # as is: the held family's predicate
     return where
-
-
-def _latest_promise_is(status: PromiseStatus):
-    """The case's latest promise has this status: one probe of promises_case_idx, read backwards,
-    per case the listing walks. A probe, not a join: a semi-join would walk the promises of every
-    case before a deep page."""
-    latest = select(_pr.status).where(_pr.case_pk == _c.id).order_by(_pr.id.desc()).limit(1).scalar_subquery()
-    return latest == status.value
 
 
 def keyset(sort: CaseSort, after: tuple):
@@ -118,12 +106,16 @@ def _found_by_own_index(f: CaseFilter) -> bool:
     return bool(f.case_id_prefix) or f.borrower_ref is not None or f.borrower is not None
 
 
-def _partitions(f: CaseFilter) -> list[dict]:
-    """The branches a page is merged from: one per status the filter leaves open."""
-    return [{"status": status.value} for status in ([f.status] if f.status is not None else CaseStatus)]
+def _partitions(f: CaseFilter, sort: CaseSort) -> list[dict]:
+    """The branches a page is merged from: one per status the filter leaves open. A priority by
+    amount is fixed in each branch too (cases_status_priority_due_amount_idx): priority follows
+    the amount, so a walk of all priorities by amount reached Critical cases last."""
+    by_priority = {"priority": f.priority.value} if f.priority is not None and sort.field == "due_amount" else {}
+    return [{"status": status.value, **by_priority}
+            for status in ([f.status] if f.status is not None else CaseStatus)]
 
 
-def _lead(f: CaseFilter) -> list[dict]:
+def _lead(f: CaseFilter, sort: CaseSort) -> list[dict]:
     """The value each branch fixes in its index's leading column, sent as `= ANY` of a one-value
     array, with ORDER BY starting with it: fixed by an equality, PostgreSQL drops it from the
     order and may then walk the primary key (for `sort=id`) filtering by status, whose cases
@@ -136,7 +128,11 @@ def _lead(f: CaseFilter) -> list[dict]:
         return [{"assigned_to": f.assigned_to}]
     if f.unassigned is True:
         return [{}]  # IS NULL: the order starts with assigned_to (see page_ids)
-    return _partitions(f)
+    if f.promise is not None:
+        return [{"latest_promise": f.promise.value}]  # cases_promise_<sort>_idx
+    if f.on_hold:
+        return [{}]  # the predicate of cases_held_<sort>_idx
+    return _partitions(f, sort)
 
 
 def page_ids(f: CaseFilter, sort: CaseSort, *, after: tuple | None, limit: int):
@@ -144,7 +140,7 @@ def page_ids(f: CaseFilter, sort: CaseSort, *, after: tuple | None, limit: int):
     after_key = [keyset(sort, after)] if after is not None else []
     columns = [_c.id] if sort.field == "id" else [_c.id, _c[sort.field]]
     branches = []
-    for fixed in _lead(f):
+    for fixed in _lead(f, sort):
         lead = tuple(fixed) if fixed else ("assigned_to",) if f.unassigned is True and f.assigned_to is None else ()
         branches.append(select(*columns).where(*conditions(f, sort, fixed), *after_key)
                         .order_by(*order(sort, lead)).limit(limit))

@@ -9,7 +9,6 @@ from domain.promises import Promise, PromiseStatus
 from domain.users import Team
 from domain.workflow import StatusChange
 from store import case_listing
-from store.holds import case_on_hold
 from store.tables import case_status_history, cases_processed, promises
 
 _c = cases_processed.c
@@ -27,7 +26,7 @@ _open_promise = (
     .limit(1)
     .lateral("open_promise")
 )
-_CASES = (select(cases_processed, *_open_promise.c, case_on_hold().label("on_hold"))
+_CASES = (select(cases_processed, *_open_promise.c)
           .select_from(cases_processed.outerjoin(_open_promise, true())))
 
 
@@ -116,7 +115,7 @@ def _to_entry(row) -> HistoryEntry:
 def listing_query(case_filter: CaseFilter, sort: CaseSort, *, after: tuple | None, limit: int):
     """The page's cases with their open promise: the page's ids (case_listing) joined back."""
     page = case_listing.page_ids(case_filter, sort, after=after, limit=limit)
-    return (select(cases_processed, *_open_promise.c, case_on_hold().label("on_hold"))
+    return (select(cases_processed, *_open_promise.c)
             .select_from(page.join(cases_processed, page.c.id == _c.id).outerjoin(_open_promise, true()))
             .order_by(*case_listing.order(sort)))
 

@@ -24,6 +24,7 @@ from domain.contact_policy import ContactPolicy
 from domain.contacts import RecordedLog
 from store import dialer_rules
 from store.dialer_rules import STAGING
+from store.holds import cases_covered_by, refresh_on_hold
 
 # the checked values, COPYed in binary (a third of text's cost in Python); channel, direction and
 # outcome as text, made the enums in SQL (psycopg has no binary dumper for an enum it has not loaded)
@@ -57,6 +58,7 @@ _PLACE_HOLDS = """
       JOIN cases_processed c ON c.id = h.case_pk
      ORDER BY h.n
         ON CONFLICT DO NOTHING  -- either key: an active hold of that type covers the case or borrower
+    RETURNING case_pk, scope::text, bank_code, borrower_ref
 """
 
 _ERRORS = f"""
@@ -122,9 +124,12 @@ class DialerLogStore:
         if not holds:
             return 0
         case_pks, types, scopes, reasons = zip(*holds)
-        return self.conn.execute(text(_PLACE_HOLDS), {
+        placed = self.conn.execute(text(_PLACE_HOLDS), {
             "case_pks": list(case_pks), "types": [t.value for t in types], "scopes": [s.value for s in scopes],
-            "reasons": list(reasons), "by": by}).rowcount
+            "reasons": list(reasons), "by": by}).all()
+        if placed:
+            refresh_on_hold(self.conn, cases_covered_by(placed))
+        return len(placed)
 
     def keep_errors(self, job_id: uuid.UUID, *, unknown_case: str) -> None:
         """One ingest_errors row per problem of every rejected row, and per row of an unknown case."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, and_, exists, false, func, or_, select, true, update
+from sqlalchemy import Boolean, Connection, Select, and_, false, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.cases import Case
@@ -15,6 +15,7 @@ _h = holds.c
 _c = cases_processed.c
 _HOLD = select(holds, _c.case_id).join(cases_processed, _c.id == _h.case_pk)
 _BORROWER = HoldScope.BORROWER.value
+_SCOPE = (_h.case_pk, _h.scope, _h.bank_code, _h.borrower_ref)  # what a hold covers
 
 
 def _to_hold(row, case_id: str | None = None) -> Hold:
@@ -41,40 +42,39 @@ def covering_at(case: Case, at: datetime):
     return and_(_covering(case), _h.created_at <= at, or_(_h.lifted_at.is_(None), _h.lifted_at > at))
 
 
-def _holds_of_case() -> tuple:
-    """EXISTS an active hold on the case row of cases_processed in the query; on its borrower."""
-    active = _h.lifted_at.is_(None)
-    own = exists().where(_h.case_pk == _c.id, active)
-    borrower = exists().where(active, _h.scope == _BORROWER, _h.borrower_ref.is_not(None),
-                              _h.bank_code == _c.bank_code, _h.borrower_ref == _c.borrower_ref)
-    return own, borrower
+def held_sql(*, case_pk: str | None, bank_code: str, borrower_ref: str) -> str:
+    """SQL text: an active hold on the case `case_pk` (None: a case not stored yet has none) or on
+    the borrower (bank_code, borrower_ref); each argument is an SQL expression."""
+    borrower = (f"EXISTS (SELECT FROM holds h WHERE h.lifted_at IS NULL AND h.scope = '{_BORROWER}' "
+                f"AND h.borrower_ref IS NOT NULL AND h.bank_code = {bank_code} AND h.borrower_ref = {borrower_ref})")
+    if case_pk is None:
+        return borrower
+    return f"(EXISTS (SELECT FROM holds h WHERE h.lifted_at IS NULL AND h.case_pk = {case_pk}) OR {borrower})"
 
 
-def on_hold_of_case():
-    """SQL, for a WHERE: an active hold covers the case row (PostgreSQL hashes the active holds once
-    for a statement that walks many rows)."""
-    return or_(*_holds_of_case())
+def refresh_on_hold(conn: Connection, cases) -> int:
+    """Make `cases_processed.on_hold` of the cases `cases` selects (a select of ids) what their active
+    holds say; how many changed. Every writer of holds calls it, in its transaction, for the cases
+    its holds cover: the flag is derived from the holds, never set by hand. The listing reads it
+    (the held cases' partial indexes), so do the case resource and the assignment run."""
+    held = literal_column(held_sql(case_pk="cases_processed.id", bank_code="cases_processed.bank_code",
+                                   borrower_ref="cases_processed.borrower_ref"), Boolean)
+    return conn.execute(update(cases_processed).where(_c.id.in_(cases), _c.on_hold != held)
+                        .values(on_hold=held)).rowcount
 
 
-def free_of_holds() -> list:
-    """SQL conditions, for a WHERE: no active hold covers the case row. Two top-level NOT EXISTS,
-    which PostgreSQL plans as anti-joins: under a LIMIT, a probe of each hold index per row walked.
-    (`NOT (a OR b)` stays two hashed subplans over every active hold, built per statement branch:
-    15 ms at 1M, 150 ms at 5M; `(probe) IS NULL` was taken for a rare condition, 2.4 s at 1M.)"""
-    return [~clause for clause in _holds_of_case()]
-
-
-def case_on_hold():
-    """SQL, for a select list: whether an active hold covers the case row, as two index probes
-    (holds_case_idx, holds_one_active_borrower_key) per case listed. Scalar subqueries, not
-    EXISTS: PostgreSQL may run an EXISTS in a select list as a hashed subplan over every active
-    hold, once per statement - 5 ms at 14,000 holds for a page of 50 cases (1.4 ms as probes)."""
-    active = _h.lifted_at.is_(None)
-    own = select(true()).where(_h.case_pk == _c.id, active).limit(1).scalar_subquery()
-    borrower = select(true()).where(active, _h.scope == _BORROWER, _h.borrower_ref.is_not(None),
-                                    _h.bank_code == _c.bank_code, _h.borrower_ref == _c.borrower_ref
-                                    ).limit(1).scalar_subquery()
-    return or_(own.is_not(None), borrower.is_not(None))
+def cases_covered_by(hold_rows) -> Select:
+    """The ids of the cases the holds (rows of case_pk, scope, bank_code, borrower_ref) cover: each
+    hold's case, and every case of a borrower a borrower-scope hold names (cases_borrower_ref_idx)."""
+    rows = list(hold_rows)
+    covered = cases_processed.alias("covered")  # not correlated with the cases being updated
+    query = select(covered.c.id).where(covered.c.id.in_(sorted({r.case_pk for r in rows})))
+    borrowers = {(r.borrower_ref, r.bank_code) for r in rows if r.scope == _BORROWER and r.borrower_ref is not None}
+    if borrowers:
+        query = query.union(select(covered.c.id).where(
+            covered.c.borrower_ref.is_not(None),
+            tuple_(covered.c.borrower_ref, covered.c.bank_code).in_(sorted(borrowers))))
+    return query
 
 
 class HoldStore:
@@ -91,7 +91,10 @@ class HoldStore:
             .on_conflict_do_nothing()  # either key: an active hold of that type covers the same scope
             .returning(holds)
         ).first()
-        return _to_hold(row, case.case_id) if row else None
+        if row is None:
+            return None
+        refresh_on_hold(self.conn, cases_covered_by([row]))
+        return _to_hold(row, case.case_id)
 
     def get(self, hold_id: int) -> Hold | None:
         row = self.conn.execute(_HOLD.where(_h.id == hold_id)).first()
@@ -99,8 +102,11 @@ class HoldStore:
 
     def lift(self, hold_id: int, *, by: int | None, reason: str) -> Hold | None:
         lifted = self.conn.execute(update(holds).where(_h.id == hold_id, _h.lifted_at.is_(None)).values(
-            lifted_at=func.statement_timestamp(), lifted_by=by, lift_reason=reason)).rowcount
-        return self.get(hold_id) if lifted else None
+            lifted_at=func.statement_timestamp(), lifted_by=by, lift_reason=reason).returning(*_SCOPE)).all()
+        if not lifted:
+            return None
+        refresh_on_hold(self.conn, cases_covered_by(lifted))
+        return self.get(hold_id)
 
     def covering(self, case: Case) -> list[Hold]:
         """The active holds on the case or its borrower."""
@@ -116,7 +122,10 @@ class HoldStore:
         return [_to_hold(row) for row in self.conn.execute(query.order_by(_h.id).limit(limit))]
 
     def lift_ended_pauses(self, as_of: date) -> int:
-        return self.conn.execute(update(holds).where(
+        lifted = self.conn.execute(update(holds).where(
             _h.type == HoldType.PAUSE.value, _h.lifted_at.is_(None), _h.until < as_of,
-        ).values(lifted_at=func.statement_timestamp(), lift_reason=PAUSE_ENDED)).rowcount
+        ).values(lifted_at=func.statement_timestamp(), lift_reason=PAUSE_ENDED).returning(*_SCOPE)).all()
+        if lifted:
+            refresh_on_hold(self.conn, cases_covered_by(lifted))
+        return len(lifted)
 

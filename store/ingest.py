@@ -13,6 +13,7 @@ from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select
 
 from domain.case_rules import CLEARED, COLUMNS, OPTIONAL_COLUMNS
 from store import locks
+from store.holds import held_sql
 from store.releases import release_cases
 from store.staging import STAGING, Stager
 from store.tables import ingest_errors
@@ -23,10 +24,16 @@ _CASE_COLUMNS = (*COLUMNS, "team")
 _STORED = {c: f"nullif(s.{c}, '{CLEARED}')" for c in OPTIONAL_COLUMNS}
 _REFRESHED = {**{c: f"s.{c}" for c in _CASE_COLUMNS[1:]},  # what a refresh may change, to what
               **{c: f"CASE WHEN s.{c} IS NULL THEN p.{c} ELSE {_STORED[c]} END" for c in OPTIONAL_COLUMNS}}
-_SET_CHANGED = ", ".join(f"{c} = {value}" for c, value in _REFRESHED.items())
 _CHANGED = (f"({', '.join(f'p.{c}' for c in _REFRESHED)}) "
             f"IS DISTINCT FROM ({', '.join(_REFRESHED.values())})")
-_INSERTED = {**{c: f"s.{c}" for c in _CASE_COLUMNS}, **_STORED}
+# A case whose borrower changes (bank_code, borrower_ref) may come under, or leave, its borrower's
+# hold; a new case of a held borrower is held from the start (store/holds.py, refresh_on_hold).
+_BANK, _REF = _REFRESHED["bank_code"], _REFRESHED["borrower_ref"]
+_ON_HOLD = (f"CASE WHEN ({_BANK}, {_REF}) IS NOT DISTINCT FROM (p.bank_code, p.borrower_ref) THEN p.on_hold "
+            f"ELSE {held_sql(case_pk='p.id', bank_code=_BANK, borrower_ref=_REF)} END")
+_SET_CHANGED = ", ".join(f"{c} = {value}" for c, value in {**_REFRESHED, "on_hold": _ON_HOLD}.items())
+_INSERTED = {**{c: f"s.{c}" for c in _CASE_COLUMNS}, **_STORED,
+             "on_hold": held_sql(case_pk=None, bank_code="s.bank_code", borrower_ref=_STORED["borrower_ref"])}
 # A file of fewer accepted rows than the book's cases / LOOKUP_RATIO finds its cases by the case_id
 # index, one lookup a row; a bigger one lets PostgreSQL hash or merge the whole table. Without the
 # choice, the planner hashed 1M stored cases for a 10,000-row file (≈ 0.3-0.8 s a statement): its

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text
 from domain.cases import CaseStatus
 from domain.payments import PAID_IN_FULL, REOPENED_BY_REVERSAL, LedgerOutcome
 from domain.promises import PromiseStatus
+from store.promises import MARK_CASES
 
 # {deltas}: a table or subquery of (case_pk, delta); each case at most once, locked by the caller.
 # The CASE expressions are domain.payments.status_after_ledger in SQL (tests/integration/
@@ -80,10 +81,12 @@ _PROMISES = """
           FROM counted c
          WHERE pr.id = c.id AND pr.status = :open  -- the promises job may have closed it meanwhile
            AND (pr.paid <> c.paid OR c.paid >= c.threshold)
-        RETURNING pr.status
-    )
+        RETURNING pr.case_pk, pr.status
+    ), marked AS ({marked})
     SELECT count(*) FILTER (WHERE status = :kept) FROM updated
 """
+
+_MARK_KEPT = MARK_CASES.format(changed="(SELECT * FROM updated WHERE status <> 'open')")
 
 
 def apply_ledger(conn: Connection, deltas: str, params: dict, *, by: int | None, job_id: uuid.UUID | None,
@@ -99,7 +102,7 @@ def apply_ledger(conn: Connection, deltas: str, params: dict, *, by: int | None,
         **params, **status, "by": by, "job_id": job_id, "paid_in_full": PAID_IN_FULL,
         "reopened": REOPENED_BY_REVERSAL, "new_version": new_version,
     }).one()
-    kept = conn.execute(text(_PROMISES.format(cases=f"SELECT case_pk FROM ({deltas}) d")), {
+    kept = conn.execute(text(_PROMISES.format(cases=f"SELECT case_pk FROM ({deltas}) d", marked=_MARK_KEPT)), {
         **params, "open": PromiseStatus.OPEN.value, "kept": PromiseStatus.KEPT.value, "kept_percent": kept_percent,
     }).scalar_one()
     return LedgerOutcome(paid_off=moved.paid_off, reopened=moved.reopened, promises_kept=kept)

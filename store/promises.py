@@ -22,19 +22,43 @@ _OPEN = PromiseStatus.OPEN.value
 # them as they come). One UPDATE, so a promise a payment changed meanwhile is decided again on
 # what that payment left.
 _THRESHOLD = "greatest(round(amount * :kept_percent / 100, 2), 0.01)"
-# the promises job's one statement (public: bench/promises.py EXPLAINs it)
+_DECIDED = f"status = 'open' AND (due_date < CAST(:as_of AS date) - CAST(:grace_days AS int) OR paid >= {_THRESHOLD})"
+
+# A promise that changes is its case's latest: a new one, or the open one closing (a case has at
+# most one open promise, and it is its newest). So the case takes the changed promise's status,
+# in the statement that changes it: `{changed}` names the (case_pk, status) rows changed.
+MARK_CASES = """
+    UPDATE cases_processed c SET latest_promise = changed.status
+      FROM {changed} changed
+     WHERE c.id = changed.case_pk AND c.latest_promise IS DISTINCT FROM changed.status
+"""
+
+# the promises job's one statement (public: bench/promises.py EXPLAINs it). It locks the cases
+# first, in id order, as every other writer of a case and its promises does (a payment locks the
+# case, then updates the promise): then it writes the promises and the cases' latest_promise.
 CLOSE_STATEMENT = f"""
-    WITH closed AS (
+    WITH locked AS (
+        SELECT c.id FROM cases_processed c
+         WHERE c.id IN (SELECT case_pk FROM promises WHERE {_DECIDED})
+         ORDER BY c.id FOR UPDATE OF c
+    ), closed AS (
         UPDATE promises
            SET status = CAST(CASE WHEN paid >= {_THRESHOLD} THEN 'kept'
                                   WHEN paid > 0 THEN 'partial' ELSE 'broken' END AS promise_status),
                closed_at = statement_timestamp()
-         WHERE status = 'open'
-           AND (due_date < CAST(:as_of AS date) - CAST(:grace_days AS int) OR paid >= {_THRESHOLD})
-        RETURNING status
-    )
+         WHERE case_pk IN (SELECT id FROM locked) AND {_DECIDED}
+        RETURNING case_pk, status
+    ), marked AS ({MARK_CASES.format(changed="closed")})
     SELECT status::text, count(*) FROM closed GROUP BY status
 """
+
+_MARK_ONE = MARK_CASES.format(changed="(SELECT CAST(:case_pk AS bigint) AS case_pk, "
+                                      "CAST(:status AS promise_status) AS status)")
+
+
+def mark_case(conn: Connection, case_pk: int, status: PromiseStatus | str) -> None:
+    """The case's latest promise is now of `status` (see MARK_CASES)."""
+    conn.execute(text(_MARK_ONE), {"case_pk": case_pk, "status": PromiseStatus(status).value})
 
 
 def _to_promise(row, case_id: str | None = None) -> Promise:
@@ -57,7 +81,10 @@ class PromiseStore:
             .on_conflict_do_nothing(index_elements=[_pr.case_pk], index_where=_pr.status == _OPEN)
             .returning(promises)
         ).first()
-        return _to_promise(row, case.case_id) if row else None
+        if row is None:
+            return None
+        mark_case(self.conn, case.id, PromiseStatus.OPEN)
+        return _to_promise(row, case.case_id)
 
     def get(self, promise_id: int) -> Promise | None:
         row = self.conn.execute(_PROMISE.where(_pr.id == promise_id)).first()
@@ -66,10 +93,13 @@ class PromiseStore:
     def cancel(self, promise_id: int, *, by: int | None, reason: str) -> Promise | None:
         """Close it as cancelled if it is still open (the promises job may have closed it since
         it was read); None when it was not."""
-        cancelled = self.conn.execute(update(promises).where(_pr.id == promise_id, _pr.status == _OPEN).values(
+        case_pk = self.conn.execute(update(promises).where(_pr.id == promise_id, _pr.status == _OPEN).values(
             status=PromiseStatus.CANCELLED.value, closed_at=func.statement_timestamp(), closed_by=by,
-            cancel_reason=reason)).rowcount
-        return self.get(promise_id) if cancelled else None
+            cancel_reason=reason).returning(_pr.case_pk)).scalar()
+        if case_pk is None:
+            return None
+        mark_case(self.conn, case_pk, PromiseStatus.CANCELLED)
+        return self.get(promise_id)
 
     def list(self, case_pk: int, *, after_id: int | None, limit: int) -> list[Promise]:
         """The case's promises oldest first (promises_case_idx), keyset after `after_id`."""

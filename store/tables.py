@@ -176,6 +176,12 @@ cases_processed = Table(
     Column("timezone", Text),  # IANA name; null: the contact policy's default
     # the case was resolved by the payment that paid it in full (a reversal reopens it)
     Column("resolved_by_payment", Boolean, nullable=False, server_default=text("false")),
+    # the status of the case's latest promise (null: none yet), written with every promise change
+    # (store/promises.py): the listing's `promise` filter reads it from cases_promise_<sort>_idx
+    Column("latest_promise", promise_status),
+    # an active hold covers the case or its borrower, written wherever a hold is placed or lifted
+    # and by ingestion (store/holds.py, refresh_on_hold): `on_hold` of the case and of the listing
+    Column("on_hold", Boolean, nullable=False, server_default=text("false")),
     # the assignment run's queue: open, unassigned cases
     Index("cases_unassigned_idx", "team", "id", postgresql_where=text("assigned_to IS NULL AND status <> 'Resolved'")),
     # the listing's two families, one index per sort (0010, docs/cases.md): a page of a status, or
@@ -184,6 +190,14 @@ cases_processed = Table(
       for lead, column in (("status", "status"), ("assignee", "assigned_to")) for field in SORT_FIELDS),
     # a team by DPD (DPD decides the team)
     Index("cases_status_team_dpd_idx", "status", "team", "days_past_due", "id"),
+    # a priority by amount (priority follows the amount: Critical cases are the large ones) (0011)
+    Index("cases_status_priority_due_amount_idx", "status", "priority", "due_amount", "id"),
+    # the cases with a promise and the held cases, per sort (0011): partial, so a case with neither
+    # (most of them: every new one) writes no entry
+    *(Index(f"cases_promise_{field}_idx", "latest_promise", *([] if field == "id" else [field]), "id",
+            postgresql_where=text("latest_promise IS NOT NULL")) for field in SORT_FIELDS),
+    *(Index(f"cases_held_{field}_idx", *([] if field == "id" else [field]), "id", postgresql_where=text("on_hold"))
+      for field in SORT_FIELDS),
     # unique, and a case_id prefix (`q`) as an index range under any collation (0008)
     Index("cases_processed_case_id_key", "case_id", unique=True, postgresql_ops={"case_id": "text_pattern_ops"}),
     # the borrower's name as words (0008, docs/cases.md)

@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, select, text, update
 
 from conftest import login
 from domain.case_queries import SORT_FIELDS, SORTS
+from store.holds import refresh_on_hold
+from store.promises import mark_case
 from store.tables import cases_processed, holds, promises
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -81,18 +83,21 @@ def book(make_case, engine, agents):
             created_at=T0 + timedelta(hours=n // 4), updated_at=T0 + timedelta(days=1, minutes=n % 6)))
     with engine.begin() as conn:
         for k, case_pk in enumerate(pks[::5]):
+            status = ("open", "kept", "broken", "partial")[k % 4]
             conn.execute(insert(promises).values(case_pk=case_pk, amount="1.00", due_date=date(2026, 7, 1),
-                                                 status=("open", "kept", "broken", "partial")[k % 4]))
+                                                 status=status))
+            mark_case(conn, case_pk, status)  # as the promise store does
         # held: cases 1 and 7 on their own, case 13 (SBI, REF-4) by its borrower; case 2's hold is lifted
         for n, scope, lifted in ((1, "case", None), (7, "case", None), (13, "borrower", T0), (13, "borrower", None),
                                  (2, "case", T0)):
             conn.execute(insert(holds).values(case_pk=pks[n], bank_code=("HDFC", "SBI", "AXIS")[n % 3],
                                               borrower_ref=f"REF-{n // 3}" if n % 4 else None, scope=scope,
                                               type="dispute", reason="test", lifted_at=lifted))
+        refresh_on_hold(conn, select(cases_processed.c.id))  # as every writer of holds does
     return pks
 
 
-def matches(case: dict, query: dict, latest_promise: dict) -> bool:
+def matches(case: dict, query: dict, latest_promise: dict, held: set[int]) -> bool:
     """The contract's meaning of each filter, in Python."""
     words = {"josé": "jose", "núñez": "nunez", "zoë": "zoe", "müller": "muller", "björn": "bjorn",
              "ångström": "angstrom", "łukasz": "lukasz", "wałęsa": "walesa", "conceição": "conceicao",
@@ -115,7 +120,7 @@ def matches(case: dict, query: dict, latest_promise: dict) -> bool:
             if (case["assigned_to"] is None) != (value == "true"):
                 return False
         elif name == "on_hold":
-            if case["on_hold"] != (value == "true"):
+            if (case["id"] in held) != (value == "true"):
                 return False
         elif name == "promise":
             if latest_promise.get(case["id"]) != value:
@@ -139,12 +144,20 @@ def latest_promises(engine) -> dict[int, str]:
                                       "ORDER BY case_pk, id DESC")).all())
 
 
+def held_cases(engine) -> set[int]:
+    """The cases an active hold covers, from the holds themselves (not from the cases' on_hold)."""
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT c.id FROM cases_processed c JOIN holds h ON h.lifted_at IS NULL AND (h.case_pk = c.id OR "
+            "(h.scope = 'borrower' AND h.bank_code = c.bank_code AND h.borrower_ref = c.borrower_ref))")).scalars())
+
+
 @pytest.mark.parametrize("query", FILTERS, ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items()) or "none")
 def test_every_filter_pages_through_its_cases_in_every_sort_without_gaps_or_repeats(client, admin_headers, book,
                                                                                    engine, query):
     everything = all_pages(client, admin_headers, limit=500)
-    promised = latest_promises(engine)
-    expected = [case for case in everything if matches(case, query, promised)]
+    promised, held = latest_promises(engine), held_cases(engine)
+    expected = [case for case in everything if matches(case, query, promised, held)]
     for sort in SORTS:
         listed = all_pages(client, admin_headers, sort=sort, limit=4, **query)
         wanted = sorted(expected, key=sort_key(sort), reverse=sort.startswith("-"))
@@ -155,9 +168,9 @@ def test_every_filter_pages_through_its_cases_in_every_sort_without_gaps_or_repe
 def test_an_agents_view_stays_its_own_with_every_filter(client, admin_headers, agents, book, engine, query):
     (agent, headers), _ = agents
     query = {k: v for k, v in query.items() if k != "unassigned"}  # unassigned=true is 403, tested below
-    promised = latest_promises(engine)
+    promised, held = latest_promises(engine), held_cases(engine)
     everything = all_pages(client, admin_headers, limit=500)
-    own = [c["id"] for c in everything if c["assigned_to"] == agent.id and matches(c, query, promised)]
+    own = [c["id"] for c in everything if c["assigned_to"] == agent.id and matches(c, query, promised, held)]
     for sort in ("id", "-due_amount", "priority", "-created_at"):
         listed = all_pages(client, headers, sort=sort, limit=3, **query)
         assert all(c["assigned_to"] == agent.id for c in listed)
@@ -299,7 +312,7 @@ def test_the_listing_combines_filters_with_each_other(client, admin_headers, boo
     everything = all_pages(client, admin_headers, limit=500)
     for a, b in combos:
         query = {**a, **b}
-        expected = [c["id"] for c in everything if matches(c, query, {})]
+        expected = [c["id"] for c in everything if matches(c, query, {}, set())]
         assert [c["id"] for c in all_pages(client, admin_headers, limit=3, **query)] == expected, query
 
 
@@ -307,7 +320,11 @@ SHAPES = [({"status": "In Progress"}, "cases_status_{field}_idx"),
           ({"assigned_to": 1}, "cases_assignee_{field}_idx"),
           ({"unassigned": True}, "cases_assignee_{field}_idx"),
           ({"region": "North"}, "cases_status_{field}_idx"),  # merged: one branch per status
-          ({}, "cases_status_{field}_idx")]
+          ({}, "cases_status_{field}_idx"),
+          ({"promise": "broken"}, "cases_promise_{field}_idx"),
+          ({"promise": "open", "status": "In Progress"}, "cases_promise_{field}_idx"),
+          ({"on_hold": True}, "cases_held_{field}_idx"),
+          ({"on_hold": True, "region": "North"}, "cases_held_{field}_idx")]
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -322,19 +339,39 @@ def test_every_sort_reads_a_status_an_assignee_and_the_merged_branches_in_index_
 
     from domain.case_queries import CaseFilter, CaseSort
     from domain.cases import CaseStatus, Priority
+    from domain.promises import PromiseStatus
     from store.case_listing import page_ids
 
     make_case()
     parsed = CaseSort.parse(sort)
     value = {"id": 7, "due_amount": Decimal("10.00"), "days_past_due": 40, "updated_at": T0, "created_at": T0,
              "priority": Priority.HIGH}[parsed.field]
-    filters = {**filters, **({"status": CaseStatus(filters["status"])} if "status" in filters else {})}
+    filters = {**filters, **({"status": CaseStatus(filters["status"])} if "status" in filters else {}),
+               **({"promise": PromiseStatus(filters["promise"])} if "promise" in filters else {})}
     page = page_ids(CaseFilter(**filters), parsed, after=(value, 7) if deep else None, limit=51)
     sql = select(page.c.id).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     plan = _plan(engine, str(sql), "enable_sort", "enable_bitmapscan")
     sorted_keys = [line.strip() for line in plan.splitlines() if line.strip().startswith(("Sort Key", "Presorted Key"))]
     assert all('"*SELECT* ' in key for key in sorted_keys), plan
     assert index.format(field=parsed.field) in plan, plan
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_priority_by_amount_reads_each_status_with_that_priority_in_amount_order(engine, make_case, descending):
+    """Priority follows the amount: walking all priorities by amount reached Critical cases last."""
+    from sqlalchemy.dialects import postgresql
+
+    from domain.case_queries import CaseFilter, CaseSort
+    from domain.cases import Priority
+    from domain.users import Team
+    from store.case_listing import page_ids
+
+    make_case()
+    page = page_ids(CaseFilter(team=Team.LEGAL, priority=Priority.CRITICAL),
+                    CaseSort("due_amount", descending), after=None, limit=51)
+    sql = select(page.c.id).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    plan = _plan(engine, str(sql), "enable_sort", "enable_bitmapscan")
+    assert plan.count("cases_status_priority_due_amount_idx") == 4, plan
 
 
 def test_the_webs_connections_run_without_jit_and_with_plans_for_their_values(app):
